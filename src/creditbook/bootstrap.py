@@ -1,0 +1,61 @@
+"""Wiring: build every service from `Settings` once, at the edge (CLI, server, tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from creditbook.clock import Clock, SystemClock
+from creditbook.config import Settings
+from creditbook.services.accounts import Accounts
+from creditbook.services.ledger import Ledger
+from creditbook.services.prices import Prices
+from creditbook.services.usage import Usage
+from creditbook.services.verify import Verifier
+from creditbook.storage.engine import EngineOptions
+from creditbook.storage.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    ledger: Ledger
+    accounts: Accounts
+    usage: Usage
+    prices: Prices
+    verifier: Verifier
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    return EngineOptions(
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.db_pool_size,
+    )
+
+
+def build(settings: Settings, *, clock: Clock | None = None) -> Services:
+    store = Store.open(
+        settings.database_url,
+        clock=clock or SystemClock(),
+        options=engine_options(settings),
+        preview_threshold_micros=settings.preview_threshold_micros,
+        group_commit_size_max=settings.group_commit_size_max,
+        group_commit_wait_us=settings.group_commit_wait_us,
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        ledger=Ledger(store, reservation_ttl_s=settings.reservation_ttl_s),
+        accounts=Accounts(
+            store,
+            default_monthly_limit_micros=settings.default_monthly_limit_micros,
+            default_overdraft_limit_micros=settings.default_overdraft_limit_micros,
+        ),
+        usage=Usage(store),
+        prices=Prices(store),
+        verifier=Verifier(store),
+    )

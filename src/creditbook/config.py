@@ -1,0 +1,88 @@
+"""Settings: read once from the environment (prefix `CREDITBOOK_`) at the edge, then passed in.
+
+Nothing in the package reads the environment anywhere else. Every setting has a default and a
+description; `docs/configuration.md` lists them all and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from creditbook import limits
+from creditbook.money import parse_usd
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDITBOOK_", extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        "sqlite:///creditbook.db",
+        description="Where the ledger lives: `sqlite:///path/to/file.db` (embedded, the "
+        "default) or `postgresql://user:password@host:5432/dbname`.",
+    )
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        "FULL",
+        description="SQLite durability. FULL: a commit survives power loss. NORMAL is faster "
+        "and may lose the last commits on power loss (never corrupts).",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        10_000, ge=0, le=600_000, description="How long SQLite waits for another writer's lock."
+    )
+    db_pool_size: int = Field(8, ge=1, le=256, description="Reader connections per process.")
+    group_commit_size_max: int = Field(
+        256,
+        ge=1,
+        le=limits.group_commit_size_max,
+        description="Most commands one writer transaction carries (group commit).",
+    )
+    group_commit_wait_us: int = Field(
+        0,
+        ge=0,
+        le=limits.group_commit_wait_us_max,
+        description="How long the writer waits for more commands before it starts a "
+        "transaction. 0 means no wait: commands that arrive during a commit go in the next.",
+    )
+    preview_tier_threshold_usd: Decimal = Field(
+        Decimal(2000),
+        ge=0,
+        description="Spend in the current UTC month from which `preview` costs nothing.",
+    )
+    reservation_ttl_s: int = Field(
+        900,
+        ge=limits.reservation_ttl_s_min,
+        le=limits.reservation_ttl_s_max,
+        description="How long a reservation holds credit when the caller names no TTL.",
+    )
+    default_monthly_limit_usd: Decimal | None = Field(
+        Decimal(10_000),
+        ge=0,
+        description="Monthly spending cap given to new accounts; empty for no cap.",
+    )
+    default_overdraft_limit_usd: Decimal = Field(
+        Decimal(0), ge=0, description="How far below zero new accounts may go."
+    )
+    admin_token: SecretStr | None = Field(
+        None, description="Operator token for the admin API; the admin API is off without it."
+    )
+    host: str = Field("127.0.0.1", description="Address `creditbook serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `creditbook serve` listens on.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe log level written."
+    )
+
+    @property
+    def preview_threshold_micros(self) -> int:
+        return parse_usd(self.preview_tier_threshold_usd, field="preview_tier_threshold_usd")
+
+    @property
+    def default_monthly_limit_micros(self) -> int | None:
+        value = self.default_monthly_limit_usd
+        return None if value is None else parse_usd(value, field="default_monthly_limit_usd")
+
+    @property
+    def default_overdraft_limit_micros(self) -> int:
+        return parse_usd(self.default_overdraft_limit_usd, field="default_overdraft_limit_usd")

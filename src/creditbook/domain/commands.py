@@ -1,0 +1,578 @@
+"""Ledger commands, and the rules that turn one into journal entries and transactions.
+
+A command is a frozen value. `Batch.apply` runs one against the in-memory state of the accounts
+it touches (loaded and locked by storage beforehand) and returns its receipt, or raises a
+`CreditbookError` having changed nothing. The batch collects everything to be written; storage
+writes it all in one database transaction. No I/O happens here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from creditbook import ids, limits
+from creditbook.domain.book import Book, Draw, Entry, EntryKind
+from creditbook.domain.grants import DEFAULT_PRIORITY, TRANSACTION_TYPE, Grant, GrantKind
+from creditbook.domain.pricing import PriceBook, Quote
+from creditbook.domain.transactions import Receipt, Status, Transaction, TransactionType
+from creditbook.domain.usage import bucket_start_us
+from creditbook.errors import (
+    AccountSuspended,
+    IdempotencyConflict,
+    InvalidInput,
+    MonthlyLimitReached,
+    NotFound,
+    NothingToRefund,
+    ReservationClosed,
+)
+from creditbook.money import format_usd, scale_by_ppm
+
+ACTIVE = "active"
+
+
+def _fingerprint(*parts: object) -> str:
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Charge:
+    """A one-step charge: reserve and settle `units` of `operation` at once."""
+
+    account_id: str
+    operation: str
+    units: int
+    api_key_id: str | None = None
+    idempotency_key: str | None = None
+    request_id: str | None = None
+    details: Mapping[str, Any] | None = None
+
+    def fingerprint(self) -> str:
+        return _fingerprint("charge", self.operation, self.units, self.details)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reserve:
+    """Hold the cost of at most `units` until settled, cancelled, or `ttl_s` passes."""
+
+    account_id: str
+    operation: str
+    units: int
+    ttl_s: int
+    api_key_id: str | None = None
+    idempotency_key: str | None = None
+    request_id: str | None = None
+    details: Mapping[str, Any] | None = None
+
+    def fingerprint(self) -> str:
+        return _fingerprint("reserve", self.operation, self.units, self.ttl_s, self.details)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settle:
+    account_id: str
+    reservation_id: str
+    units: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cancel:
+    account_id: str
+    reservation_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddGrant:
+    account_id: str
+    amount_micros: int
+    kind: GrantKind
+    priority: int | None = None
+    effective_at_us: int | None = None
+    expires_at_us: int | None = None
+    idempotency_key: str | None = None
+    note: str | None = None
+    details: Mapping[str, Any] | None = None
+
+    def fingerprint(self) -> str:
+        return _fingerprint(
+            "grant",
+            self.amount_micros,
+            self.kind,
+            self.priority,
+            self.effective_at_us,
+            self.expires_at_us,
+            self.details,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Adjust:
+    """An operator's correction, with the reason written into the history."""
+
+    account_id: str
+    amount_micros: int
+    reason: str
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        return _fingerprint("adjust", self.amount_micros, self.reason)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refund:
+    """Give back all (or `amount_micros` of) a settled charge; a reversal, never an edit."""
+
+    account_id: str
+    transaction_id: str
+    amount_micros: int | None = None
+    reason: str = ""
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        return _fingerprint("refund", self.transaction_id, self.amount_micros, self.reason)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpireGrants:
+    """Write off what expired grants of the account still hold."""
+
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpireReservations:
+    """Release reservations of the account whose time to live has passed."""
+
+    account_id: str
+
+
+Command = Charge | Reserve | Settle | Cancel | AddGrant | Adjust | Refund
+Housekeeping = ExpireGrants | ExpireReservations
+AnyCommand = Command | Housekeeping
+Keyed = Charge | Reserve | AddGrant | Adjust | Refund
+Outcome = Receipt | list[Transaction]
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    account_id: str
+    key: str
+    fingerprint: str
+    transaction_id: str
+    created_at_us: int
+
+
+UsageKey = tuple[str, int, str, str]  # account, bucket start, operation, API key ('' if none)
+
+
+@dataclass(slots=True)
+class Batch:
+    """The state one writer transaction works on, and everything it will write."""
+
+    now_us: int
+    prices: PriceBook
+    books: dict[str, Book]
+    idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
+    transactions: dict[str, Transaction] = field(default_factory=dict)
+    entries_of: dict[str, list[Entry]] = field(default_factory=dict)
+    refunded: dict[str, int] = field(default_factory=dict)
+    new_transactions: dict[str, Transaction] = field(default_factory=dict)
+    changed_transactions: dict[str, Transaction] = field(default_factory=dict)
+    new_idempotency: list[IdempotencyRecord] = field(default_factory=list)
+    usage: dict[UsageKey, list[int]] = field(default_factory=dict)
+
+    def apply(self, command: AnyCommand) -> Outcome:
+        handler = _HANDLERS[type(command)]
+        return handler(self, command)
+
+    def entries(self) -> list[Entry]:
+        return [entry for book in self.books.values() for entry in book.entries]
+
+    # Lookups
+
+    def book(self, account_id: str) -> Book:
+        book = self.books.get(account_id)
+        if book is None:
+            raise NotFound("Account not found.")
+        return book
+
+    def transaction(self, account_id: str, transaction_id: str) -> Transaction:
+        txn = self.transactions.get(transaction_id)
+        if txn is None or txn.account_id != account_id:
+            raise NotFound("Transaction not found.")
+        return txn
+
+    def replay(self, command: Keyed, book: Book) -> Receipt | None:
+        """The original outcome of an idempotency key seen before, or None."""
+        key = command.idempotency_key
+        record = self.idempotency.get((command.account_id, key)) if key else None
+        if record is None:
+            return None
+        if record.fingerprint != command.fingerprint():
+            raise IdempotencyConflict(
+                "This idempotency key was already used with different parameters."
+            )
+        txn = self.transactions[record.transaction_id]
+        return _receipt(txn, book, replayed=True)
+
+    # Recording
+
+    def record(self, txn: Transaction, command: Keyed | None = None) -> None:
+        self.transactions[txn.id] = txn
+        self.new_transactions[txn.id] = txn
+        key = command.idempotency_key if command is not None else None
+        if command is not None and key:
+            record = IdempotencyRecord(
+                txn.account_id, key, command.fingerprint(), txn.id, self.now_us
+            )
+            self.idempotency[(txn.account_id, key)] = record
+            self.new_idempotency.append(record)
+
+    def update(self, txn: Transaction) -> None:
+        if txn.id not in self.new_transactions:
+            self.changed_transactions[txn.id] = txn
+
+    def add_usage(self, txn: Transaction, *, spend: int, units: int, charges: int) -> None:
+        assert txn.operation is not None and txn.settled_at_us is not None
+        key = (
+            txn.account_id,
+            bucket_start_us(txn.settled_at_us),
+            txn.operation,
+            txn.api_key_id or "",
+        )
+        totals = self.usage.get(key)
+        if totals is None:
+            self.usage[key] = [spend, units, charges]
+        else:
+            totals[0] += spend
+            totals[1] += units
+            totals[2] += charges
+
+
+def _receipt(txn: Transaction, book: Book, *, replayed: bool = False) -> Receipt:
+    charged = -txn.credits_micros if txn.status == Status.SUCCESS and txn.credits_micros < 0 else 0
+    reserved = txn.reserved_micros if txn.status == Status.PENDING else 0
+    return Receipt(
+        txn, charged, reserved, txn.balance_after_micros, book.available_micros(), replayed
+    )
+
+
+def _check_can_spend(book: Book) -> None:
+    if book.account.status != ACTIVE:
+        raise AccountSuspended("The account is suspended and cannot spend.")
+
+
+def _check_monthly_limit(book: Book, amount: int) -> None:
+    account = book.account
+    cap = account.monthly_limit_micros
+    if cap is not None and amount and account.month_spend_micros + account.reserved_micros + amount > cap:
+        raise MonthlyLimitReached()
+
+
+def _quote(batch: Batch, book: Book, operation: str, units: int) -> Quote:
+    account = book.account
+    return batch.prices.quote(
+        operation=operation,
+        units=units,
+        at_us=batch.now_us,
+        lifetime_micros=account.lifetime_spend_micros,
+        month_micros=account.month_spend_micros,
+    )
+
+
+def _metered(command: Charge | Reserve, quote: Quote, txn_id: str, now_us: int) -> Transaction:
+    return Transaction(
+        command.account_id,
+        txn_id,
+        now_us,
+        command.operation,
+        Status.SUCCESS,
+        -quote.amount_micros,
+        0,
+        operation=command.operation,
+        units=command.units,
+        unit_price_micros=quote.unit_price_micros,
+        multiplier_ppm=quote.multiplier_ppm,
+        api_key_id=command.api_key_id,
+        idempotency_key=command.idempotency_key,
+        request_id=command.request_id,
+        details=dict(command.details) if command.details else None,
+    )
+
+
+def _charge(batch: Batch, command: Charge) -> Receipt:
+    book = batch.book(command.account_id)
+    replayed = batch.replay(command, book)
+    if replayed is not None:
+        return replayed
+    _check_can_spend(book)
+    quote = _quote(batch, book, command.operation, command.units)
+    _check_monthly_limit(book, quote.amount_micros)
+    txn = _metered(command, quote, ids.transaction_id(), batch.now_us)
+    book.charge(quote.amount_micros, txn_id=txn.id)
+    book.record_spend(quote.amount_micros)
+    txn.settled_at_us = batch.now_us
+    txn.balance_after_micros = book.account.balance_micros
+    batch.record(txn, command)
+    batch.add_usage(txn, spend=quote.amount_micros, units=command.units, charges=1)
+    return _receipt(txn, book)
+
+
+def _reserve(batch: Batch, command: Reserve) -> Receipt:
+    book = batch.book(command.account_id)
+    replayed = batch.replay(command, book)
+    if replayed is not None:
+        return replayed
+    _check_can_spend(book)
+    quote = _quote(batch, book, command.operation, command.units)
+    _check_monthly_limit(book, quote.amount_micros)
+    txn = _metered(command, quote, ids.transaction_id(), batch.now_us)
+    book.hold(quote.amount_micros, txn_id=txn.id)
+    txn.status = Status.PENDING
+    txn.units = 0
+    txn.reserved_units = command.units
+    txn.reserved_micros = quote.amount_micros
+    txn.expires_at_us = batch.now_us + command.ttl_s * 1_000_000
+    txn.balance_after_micros = book.account.balance_micros
+    batch.record(txn, command)
+    return _receipt(txn, book)
+
+
+def _open_reservation(batch: Batch, account_id: str, reservation_id: str) -> Transaction:
+    txn = batch.transaction(account_id, reservation_id)
+    if not txn.is_reservation:
+        raise NotFound("Reservation not found.")
+    return txn
+
+
+def _holds(batch: Batch, txn: Transaction) -> list[Draw]:
+    entries = batch.entries_of.get(txn.id, [])
+    return [(e.grant_id, e.hold_micros) for e in entries if e.kind == EntryKind.HOLD]
+
+
+def _settle(batch: Batch, command: Settle) -> Receipt:
+    book = batch.book(command.account_id)
+    txn = _open_reservation(batch, command.account_id, command.reservation_id)
+    if txn.status == Status.SUCCESS and txn.units == command.units:
+        return _receipt(txn, book, replayed=True)
+    _check_still_open(txn, batch.now_us)
+    if command.units > txn.reserved_units:
+        raise InvalidInput(
+            "units", f"Cannot settle {command.units} units; {txn.reserved_units} were reserved."
+        )
+    actual = 0
+    if txn.reserved_micros:
+        cost = scale_by_ppm(txn.unit_price_micros * command.units, txn.multiplier_ppm)
+        actual = min(cost, txn.reserved_micros)
+    book.settle(_holds(batch, txn), actual, txn_id=txn.id)
+    book.record_spend(actual)
+    txn.status = Status.SUCCESS
+    txn.units = command.units
+    txn.credits_micros = -actual
+    txn.settled_at_us = batch.now_us
+    txn.balance_after_micros = book.account.balance_micros
+    batch.update(txn)
+    batch.add_usage(txn, spend=actual, units=command.units, charges=1)
+    return _receipt(txn, book)
+
+
+def _check_still_open(txn: Transaction, now_us: int) -> None:
+    if txn.status == Status.SUCCESS:
+        raise ReservationClosed(f"The reservation was already settled with {txn.units} units.")
+    if txn.status == Status.ERROR:
+        raise ReservationClosed(f"The reservation was {txn.note or 'closed'}.")
+    assert txn.expires_at_us is not None
+    if now_us >= txn.expires_at_us:
+        raise ReservationClosed("The reservation has expired.")
+
+
+def _cancel(batch: Batch, command: Cancel) -> Receipt:
+    book = batch.book(command.account_id)
+    txn = _open_reservation(batch, command.account_id, command.reservation_id)
+    if txn.status == Status.ERROR and txn.note == "cancelled":
+        return _receipt(txn, book, replayed=True)
+    _check_still_open(txn, batch.now_us)
+    _close(batch, book, txn, note="cancelled")
+    return _receipt(txn, book)
+
+
+def _close(batch: Batch, book: Book, txn: Transaction, *, note: str) -> None:
+    book.release(_holds(batch, txn), txn_id=txn.id)
+    txn.status = Status.ERROR
+    txn.note = note
+    txn.settled_at_us = batch.now_us
+    txn.balance_after_micros = book.account.balance_micros
+    batch.update(txn)
+
+
+def _add_grant(batch: Batch, command: AddGrant) -> Receipt:
+    book = batch.book(command.account_id)
+    replayed = batch.replay(command, book)
+    if replayed is not None:
+        return replayed
+    txn = _credit(batch, book, command, command.kind, command.note)
+    return _receipt(txn, book)
+
+
+def _credit(
+    batch: Batch, book: Book, command: AddGrant | Adjust, kind: GrantKind, note: str | None
+) -> Transaction:
+    amount = command.amount_micros
+    if book.account.balance_micros + amount > limits.balance_micros_max:
+        raise InvalidInput("amount", "The account would hold more than the balance limit.")
+    now = batch.now_us
+    grant_args = command if isinstance(command, AddGrant) else None
+    priority = grant_args.priority if grant_args and grant_args.priority is not None else None
+    effective = grant_args.effective_at_us if grant_args else None
+    grant = Grant(
+        book.account.id,
+        ids.grant_id(),
+        kind,
+        DEFAULT_PRIORITY[kind] if priority is None else priority,
+        now if effective is None else effective,
+        grant_args.expires_at_us if grant_args else None,
+        now,
+        amount,
+        0,  # the grant entry below brings it to `amount`
+    )
+    txn = Transaction(
+        book.account.id,
+        ids.transaction_id(),
+        now,
+        TRANSACTION_TYPE[kind],
+        Status.SUCCESS,
+        amount,
+        0,
+        settled_at_us=now,
+        idempotency_key=command.idempotency_key,
+        grant_id=grant.id,
+        note=note,
+        details=dict(grant_args.details) if grant_args and grant_args.details else None,
+    )
+    book.credit(grant, txn_id=txn.id)
+    txn.balance_after_micros = book.account.balance_micros
+    batch.record(txn, command)
+    return txn
+
+
+def _adjust(batch: Batch, command: Adjust) -> Receipt:
+    book = batch.book(command.account_id)
+    replayed = batch.replay(command, book)
+    if replayed is not None:
+        return replayed
+    if command.amount_micros > 0:
+        txn = _credit(batch, book, command, GrantKind.ADJUSTMENT, command.reason)
+        return _receipt(txn, book)
+    txn = Transaction(
+        book.account.id,
+        ids.transaction_id(),
+        batch.now_us,
+        TransactionType.ADJUSTMENT,
+        Status.SUCCESS,
+        command.amount_micros,
+        0,
+        settled_at_us=batch.now_us,
+        idempotency_key=command.idempotency_key,
+        note=command.reason,
+    )
+    book.charge(-command.amount_micros, txn_id=txn.id, kind=EntryKind.ADJUST)
+    txn.balance_after_micros = book.account.balance_micros
+    batch.record(txn, command)
+    return _receipt(txn, book)
+
+
+def _refund(batch: Batch, command: Refund) -> Receipt:
+    book = batch.book(command.account_id)
+    replayed = batch.replay(command, book)
+    if replayed is not None:
+        return replayed
+    original = batch.transaction(command.account_id, command.transaction_id)
+    if not original.is_charge or original.status != Status.SUCCESS:
+        raise NothingToRefund("Only settled charges can be refunded.")
+    already = batch.refunded.get(original.id, 0)
+    refundable = -original.credits_micros - already
+    amount = refundable if command.amount_micros is None else command.amount_micros
+    if refundable <= 0 or amount > refundable:
+        left = format_usd(max(refundable, 0))
+        raise NothingToRefund(f"At most {left} USD of this charge can still be refunded.")
+    txn = _refund_transaction(batch, command, original, amount)
+    entries = batch.entries_of.get(original.id, [])
+    draws = [(e.grant_id, -e.amount_micros) for e in entries if e.amount_micros < 0]
+    book.restore(draws, already, amount, txn_id=txn.id)
+    assert original.settled_at_us is not None
+    book.unrecord_spend(amount, spent_at_us=original.settled_at_us)
+    txn.balance_after_micros = book.account.balance_micros
+    batch.refunded[original.id] = already + amount
+    batch.record(txn, command)
+    batch.add_usage(original, spend=-amount, units=0, charges=0)
+    return _receipt(txn, book)
+
+
+def _refund_transaction(
+    batch: Batch, command: Refund, original: Transaction, amount: int
+) -> Transaction:
+    return Transaction(
+        original.account_id,
+        ids.transaction_id(),
+        batch.now_us,
+        TransactionType.REFUND,
+        Status.SUCCESS,
+        amount,
+        0,
+        operation=original.operation,
+        settled_at_us=batch.now_us,
+        api_key_id=original.api_key_id,
+        idempotency_key=command.idempotency_key,
+        reverses_id=original.id,
+        note=command.reason or None,
+    )
+
+
+def _expire_grants(batch: Batch, command: ExpireGrants) -> list[Transaction]:
+    book = batch.book(command.account_id)
+    written: list[Transaction] = []
+    for grant in book.expired_grants():
+        txn = Transaction(
+            book.account.id,
+            ids.transaction_id(),
+            batch.now_us,
+            TransactionType.EXPIRATION,
+            Status.SUCCESS,
+            0,
+            0,
+            settled_at_us=batch.now_us,
+            grant_id=grant.id,
+        )
+        txn.credits_micros = -book.write_off(grant, txn_id=txn.id)
+        txn.balance_after_micros = book.account.balance_micros
+        batch.record(txn)
+        written.append(txn)
+    return written
+
+
+def _expire_reservations(batch: Batch, command: ExpireReservations) -> list[Transaction]:
+    book = batch.book(command.account_id)
+    closed: list[Transaction] = []
+    for txn in list(batch.transactions.values()):
+        due = txn.expires_at_us is not None and txn.expires_at_us <= batch.now_us
+        if txn.account_id == book.account.id and txn.status == Status.PENDING and due:
+            _close(batch, book, txn, note="expired")
+            closed.append(txn)
+    return closed
+
+
+_HANDLERS: dict[type, Callable[[Batch, Any], Outcome]] = {
+    Charge: _charge,
+    Reserve: _reserve,
+    Settle: _settle,
+    Cancel: _cancel,
+    AddGrant: _add_grant,
+    Adjust: _adjust,
+    Refund: _refund,
+    ExpireGrants: _expire_grants,
+    ExpireReservations: _expire_reservations,
+}

@@ -1,0 +1,92 @@
+"""Checks for the values callers send, each raising `InvalidInput` naming the field."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from creditbook import limits
+from creditbook.errors import InvalidInput
+
+
+def check_int(value: object, *, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, "Must be a whole number.")
+    if not low <= value <= high:
+        raise InvalidInput(field, f"Must be between {low} and {high}.")
+    return value
+
+
+def check_units(value: object, *, field: str = "units", low: int = 1) -> int:
+    return check_int(value, field=field, low=low, high=limits.units_max)
+
+
+def check_code(value: object, *, field: str = "operation") -> str:
+    """An operation code: 1-64 characters of a-z, 0-9 and underscore."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(field, "Must be a non-empty string.")
+    if len(value) > limits.operation_code_length_max or not all(
+        ch.isascii() and (ch.islower() or ch.isdigit() or ch == "_") for ch in value
+    ):
+        raise InvalidInput(field, "Use 1-64 characters of a-z, 0-9 and underscore.")
+    return value
+
+
+def check_token(value: object, *, field: str, length_max: int) -> str | None:
+    """An opaque caller-chosen token (idempotency key, request id): printable ASCII."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(field, "Must be a non-empty string.")
+    if len(value) > length_max:
+        raise InvalidInput(field, f"At most {length_max} characters.")
+    if not all(" " < ch < "\x7f" for ch in value):
+        raise InvalidInput(field, "Use printable ASCII characters without spaces.")
+    return value
+
+
+def check_idempotency_key(value: object) -> str | None:
+    return check_token(
+        value, field="idempotency_key", length_max=limits.idempotency_key_length_max
+    )
+
+
+def check_request_id(value: object) -> str | None:
+    return check_token(value, field="request_id", length_max=limits.request_id_length_max)
+
+
+def check_text(value: object, *, field: str, length_max: int, required: bool = False) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInput(field, "Must be a non-empty string." if required else "Must be a string.")
+    if len(value) > length_max:
+        raise InvalidInput(field, f"At most {length_max} characters.")
+    if any(ch < " " and ch not in "\t\n" for ch in value):
+        raise InvalidInput(field, "Control characters are not allowed.")
+    return value
+
+
+def check_details(value: object) -> dict[str, Any] | None:
+    """Free-form details: a JSON object of at most `details_bytes_max` bytes."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInput("details", "Must be a JSON object.")
+    try:
+        encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidInput("details", "Must be plain JSON (no NaN or infinity).") from None
+    if len(encoded.encode()) > limits.details_bytes_max:
+        raise InvalidInput("details", f"At most {limits.details_bytes_max} bytes as JSON.")
+    result: dict[str, Any] = json.loads(encoded)
+    return result
+
+
+def check_email(value: object) -> str:
+    email = check_text(value, field="email", length_max=limits.email_length_max, required=True)
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email or domain.startswith("."):
+        raise InvalidInput("email", "Must be an email address.")
+    return email

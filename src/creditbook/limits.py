@@ -1,0 +1,52 @@
+"""Every bound creditbook enforces, in one place. Units and qualifiers come last in names.
+
+A request beyond one of these is refused with a clear error naming the field; nothing in the
+package loops, reads or buffers without one of these bounding it.
+"""
+
+from __future__ import annotations
+
+MICROS_PER_USD = 1_000_000
+
+# Money. A single amount (a charge, a grant, an adjustment) stays far inside a signed 64-bit
+# integer of micro-USD even when summed over a lifetime of charges.
+amount_micros_max = 1_000_000_000 * MICROS_PER_USD  # one billion USD in one movement
+balance_micros_max = 1_000_000_000_000 * MICROS_PER_USD  # what an account may ever hold
+unit_price_micros_max = 1_000 * MICROS_PER_USD
+usd_decimals_max = 6
+
+# Charges.
+units_max = 1_000_000  # per charge or reservation
+multiplier_ppm_max = 10_000_000  # a spend tier may at most multiply prices by ten
+batch_charges_max = 10_000  # per call of the batch API
+group_commit_size_max = 4_096  # commands one writer transaction may carry
+group_commit_wait_us_max = 50_000
+reservation_ttl_s_max = 7 * 24 * 3600
+reservation_ttl_s_min = 1
+
+# Text the caller chooses.
+idempotency_key_length_max = 255
+request_id_length_max = 255
+operation_code_length_max = 64
+reason_length_max = 1_000
+details_bytes_max = 4_096
+name_length_max = 200
+email_length_max = 254
+
+# Grants.
+priority_max = 1_000_000
+grants_open_per_account_max = 10_000  # open grants loaded for one account in one batch
+
+# Reads.
+page_size_max = 1_000
+page_size_default = 100
+usage_range_days_max = 3_700  # ten years and change, by day
+verify_problems_max = 1_000  # a report stops listing after this many
+
+# Caches.
+grant_cache_accounts_max = 10_000
+
+assert group_commit_size_max <= batch_charges_max
+assert page_size_default <= page_size_max
+assert amount_micros_max < balance_micros_max < 2**62
+assert unit_price_micros_max * units_max * multiplier_ppm_max // 1_000_000 < 2**62

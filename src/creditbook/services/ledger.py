@@ -1,0 +1,273 @@
+"""Ledger use cases: charge, reserve, settle, cancel, grant, adjust, refund, expire.
+
+Every argument is keyword-only and checked here, before anything reaches the writer. Methods
+for one command raise the ledger's error; `charge_many` returns one outcome per charge.
+Test keys (`test=True`) get the answer a live key would, computed from the real account, and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from creditbook import limits
+from creditbook.domain.commands import (
+    AddGrant,
+    Adjust,
+    AnyCommand,
+    Cancel,
+    Charge,
+    ExpireGrants,
+    ExpireReservations,
+    Refund,
+    Reserve,
+    Settle,
+)
+from creditbook.domain.fields import (
+    check_code,
+    check_details,
+    check_idempotency_key,
+    check_int,
+    check_request_id,
+    check_text,
+    check_units,
+)
+from creditbook.domain.grants import GrantKind, check_priority, parse_kind
+from creditbook.domain.transactions import Receipt, Transaction
+from creditbook.errors import CreditbookError, InvalidInput
+from creditbook.money import check_amount
+from creditbook.storage.repositories.accounts import AccountRepository
+from creditbook.storage.store import Store
+from creditbook.storage.writer import Result
+
+ChargeOutcome = Receipt | CreditbookError
+
+
+class Ledger:
+    def __init__(self, store: Store, *, reservation_ttl_s: int) -> None:
+        self._store = store
+        self._ttl_s = reservation_ttl_s
+
+    # Metering
+
+    def charge(
+        self,
+        *,
+        account_id: str,
+        operation: str,
+        units: int,
+        api_key_id: str | None = None,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        test: bool = False,
+    ) -> Receipt:
+        command = charge_command(
+            account_id=account_id,
+            operation=operation,
+            units=units,
+            api_key_id=api_key_id,
+            idempotency_key=idempotency_key,
+            request_id=request_id,
+            details=details,
+        )
+        return self._receipt(command, test=test)
+
+    def charge_many(self, charges: Sequence[Charge], *, test: bool = False) -> list[ChargeOutcome]:
+        """Charge each of `charges` (built with `charge_command`); one outcome each, in order."""
+        if len(charges) > limits.batch_charges_max:
+            raise InvalidInput("charges", f"At most {limits.batch_charges_max} per batch.")
+        run = self._store.simulate if test else self._store.submit
+        return [_as_charge_outcome(result, test) for result in run(charges)]
+
+    def reserve(
+        self,
+        *,
+        account_id: str,
+        operation: str,
+        units: int,
+        ttl_s: int | None = None,
+        api_key_id: str | None = None,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        test: bool = False,
+    ) -> Receipt:
+        ttl = self._ttl_s if ttl_s is None else ttl_s
+        command = Reserve(
+            account_id=account_id,
+            operation=check_code(operation),
+            units=check_units(units),
+            ttl_s=check_int(
+                ttl,
+                field="ttl_s",
+                low=limits.reservation_ttl_s_min,
+                high=limits.reservation_ttl_s_max,
+            ),
+            api_key_id=api_key_id,
+            idempotency_key=check_idempotency_key(idempotency_key),
+            request_id=check_request_id(request_id),
+            details=check_details(details),
+        )
+        return self._receipt(command, test=test)
+
+    def settle(self, *, account_id: str, reservation_id: str, units: int) -> Receipt:
+        units = check_units(units, low=0)
+        return self._receipt(
+            Settle(account_id=account_id, reservation_id=reservation_id, units=units)
+        )
+
+    def cancel(self, *, account_id: str, reservation_id: str) -> Receipt:
+        return self._receipt(Cancel(account_id=account_id, reservation_id=reservation_id))
+
+    # Crediting and corrections
+
+    def grant(
+        self,
+        *,
+        account_id: str,
+        amount_micros: int,
+        kind: str = GrantKind.PURCHASE,
+        priority: int | None = None,
+        effective_at_us: int | None = None,
+        expires_at_us: int | None = None,
+        idempotency_key: str | None = None,
+        note: str | None = None,
+    ) -> Receipt:
+        amount = check_amount(amount_micros, field="amount")
+        if amount == 0:
+            raise InvalidInput("amount", "Must be above zero.")
+        now = self._store.clock.now_us()
+        starts = now if effective_at_us is None else effective_at_us
+        if expires_at_us is not None and expires_at_us <= max(starts, now):
+            raise InvalidInput("expires_at", "Must be in the future and after effective_at.")
+        command = AddGrant(
+            account_id=account_id,
+            amount_micros=amount,
+            kind=parse_kind(kind),
+            priority=None if priority is None else check_priority(priority),
+            effective_at_us=effective_at_us,
+            expires_at_us=expires_at_us,
+            idempotency_key=check_idempotency_key(idempotency_key),
+            note=check_text(note, field="note", length_max=limits.reason_length_max) or None,
+        )
+        return self._receipt(command)
+
+    def adjust(
+        self,
+        *,
+        account_id: str,
+        amount_micros: int,
+        reason: str,
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        amount = check_amount(amount_micros, field="amount", allow_negative=True)
+        if amount == 0:
+            raise InvalidInput("amount", "Must not be zero.")
+        command = Adjust(
+            account_id=account_id,
+            amount_micros=amount,
+            reason=check_text(
+                reason, field="reason", length_max=limits.reason_length_max, required=True
+            ),
+            idempotency_key=check_idempotency_key(idempotency_key),
+        )
+        return self._receipt(command)
+
+    def refund(
+        self,
+        *,
+        account_id: str,
+        transaction_id: str,
+        amount_micros: int | None = None,
+        reason: str = "",
+        idempotency_key: str | None = None,
+    ) -> Receipt:
+        if amount_micros is not None and check_amount(amount_micros, field="amount") == 0:
+            raise InvalidInput("amount", "Must be above zero.")
+        command = Refund(
+            account_id=account_id,
+            transaction_id=transaction_id,
+            amount_micros=amount_micros,
+            reason=check_text(reason, field="reason", length_max=limits.reason_length_max),
+            idempotency_key=check_idempotency_key(idempotency_key),
+        )
+        return self._receipt(command)
+
+    # Housekeeping
+
+    def expire_grants(self, *, account_id: str) -> list[Transaction]:
+        return self._transactions(ExpireGrants(account_id=account_id))
+
+    def expire_reservations(self, *, account_id: str) -> list[Transaction]:
+        return self._transactions(ExpireReservations(account_id=account_id))
+
+    def expire_all(self, *, page_size: int = 500) -> int:
+        """Expire reservations and grants on every account; returns the transactions written."""
+        written = 0
+        after: str | None = None
+        while True:
+            with self._store.read() as uow:
+                ids = AccountRepository(uow.connection).ids(after_id=after, limit=page_size)
+            if not ids:
+                return written
+            commands: list[AnyCommand] = []
+            for account_id in ids:
+                commands += [
+                    ExpireReservations(account_id=account_id),
+                    ExpireGrants(account_id=account_id),
+                ]
+            for result in self._store.submit(commands):
+                if isinstance(result, CreditbookError):
+                    raise result
+                assert isinstance(result, list)
+                written += len(result)
+            after = ids[-1]
+
+    # Internals
+
+    def _receipt(self, command: AnyCommand, *, test: bool = False) -> Receipt:
+        run = self._store.simulate if test else self._store.submit
+        result = run([command])[0]
+        if isinstance(result, CreditbookError):
+            raise result
+        assert isinstance(result, Receipt)
+        return replace(result, test=True) if test else result
+
+    def _transactions(self, command: AnyCommand) -> list[Transaction]:
+        result = self._store.submit([command])[0]
+        if isinstance(result, CreditbookError):
+            raise result
+        assert isinstance(result, list)
+        return result
+
+
+def charge_command(
+    *,
+    account_id: str,
+    operation: str,
+    units: int,
+    api_key_id: str | None = None,
+    idempotency_key: str | None = None,
+    request_id: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Charge:
+    """A checked one-step charge, for `Ledger.charge_many`."""
+    return Charge(
+        account_id=account_id,
+        operation=check_code(operation),
+        units=check_units(units),
+        api_key_id=api_key_id,
+        idempotency_key=check_idempotency_key(idempotency_key),
+        request_id=check_request_id(request_id),
+        details=check_details(details),
+    )
+
+
+def _as_charge_outcome(result: Result, test: bool) -> ChargeOutcome:
+    if isinstance(result, CreditbookError):
+        return result
+    assert isinstance(result, Receipt)
+    return replace(result, test=True) if test else result

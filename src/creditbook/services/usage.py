@@ -1,0 +1,34 @@
+"""Usage reports: spend, units and charges by operation for local dates in any time zone."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from creditbook.domain.usage import UsageReport, fold, parse_period, parse_zone, plan_segments
+from creditbook.storage.repositories.usage import UsageRepository
+from creditbook.storage.store import Store
+
+
+class Usage:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def report(
+        self,
+        *,
+        account_id: str,
+        start: date,
+        end: date,
+        timezone: str = "UTC",
+        period: str = "day",
+        api_key_id: str | None = None,
+    ) -> UsageReport:
+        """Totals for the local dates [start, end) in `timezone`, and one bucket per period."""
+        zone = parse_zone(timezone)
+        chosen = parse_period(period)
+        segments = plan_segments(start, end, zone)
+        with self._store.read() as uow:
+            rows = UsageRepository(uow.connection).day_rows(
+                account_id, segments, api_key_id=api_key_id
+            )
+        return fold(rows, start=start, end=end, zone=zone, period=chosen)

@@ -1,0 +1,232 @@
+"""The schema, as SQLAlchemy Core tables; identical on SQLite and PostgreSQL.
+
+Money is BIGINT micro-USD, time is BIGINT microseconds since the epoch (UTC); names end in their
+unit. Every table that grows with use carries `account_id` first in its primary key, and every
+query of it filters by `account_id`, so the schema can be distributed by account (Citus) as it
+stands: `accounts`, `api_keys`, `prices`, `spend_tiers` and `price_book_meta` stay small and
+would be reference tables.
+
+The database enforces what it can of the ledger's invariants a second time (the code checks
+first): an account never below its overdraft limit, holds never above what a grant has left,
+journal entries never updated or deleted (triggers, in the migration).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+ID = 40  # "txn_" + a UUID
+MONEY = BigInteger
+TIME = BigInteger
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("plan", String(64), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("monthly_limit_micros", MONEY, nullable=True),
+    Column("overdraft_limit_micros", MONEY, nullable=False),
+    Column("balance_micros", MONEY, nullable=False),
+    Column("reserved_micros", MONEY, nullable=False),
+    Column("lifetime_spend_micros", MONEY, nullable=False),
+    Column("month_start_us", TIME, nullable=False),
+    Column("month_spend_micros", MONEY, nullable=False),
+    Column("entry_seq", BigInteger, nullable=False),
+    Column("created_at_us", TIME, nullable=False),
+    Column("updated_at_us", TIME, nullable=False),
+    CheckConstraint("balance_micros + overdraft_limit_micros >= 0", name="overdraft"),
+    CheckConstraint("reserved_micros >= 0", name="reserved"),
+    CheckConstraint("overdraft_limit_micros >= 0", name="overdraft_limit"),
+    CheckConstraint("status IN ('active', 'suspended')", name="status"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("account_id", String(ID), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("name", String(200), nullable=True),
+    Column("client_id", String(200), nullable=True),
+    Column("scope", String(8), nullable=False),
+    Column("is_test", Boolean, nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    Column("created_at_us", TIME, nullable=False),
+    Column("last_used_at_us", TIME, nullable=True),
+    Column("revoked_at_us", TIME, nullable=True),
+    CheckConstraint("scope IN ('read', 'full')", name="scope"),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("effective_at_us", TIME, nullable=False),
+    Column("expires_at_us", TIME, nullable=True),
+    Column("created_at_us", TIME, nullable=False),
+    Column("amount_micros", MONEY, nullable=False),
+    Column("remaining_micros", MONEY, nullable=False),
+    Column("held_micros", MONEY, nullable=False),
+    CheckConstraint("held_micros >= 0", name="held"),
+    CheckConstraint(
+        "(kind <> 'overdraft' AND remaining_micros >= held_micros"
+        " AND remaining_micros <= amount_micros)"
+        " OR (kind = 'overdraft' AND remaining_micros <= 0)",
+        name="remaining",
+    ),
+    Index(
+        "ix_grants_open",
+        "account_id",
+        sqlite_where=text("remaining_micros <> 0 OR held_micros <> 0"),
+        postgresql_where=text("remaining_micros <> 0 OR held_micros <> 0"),
+    ),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("created_at_us", TIME, nullable=False),
+    Column("settled_at_us", TIME, nullable=True),
+    Column("type", String(64), nullable=False),
+    Column("operation", String(64), nullable=True),
+    Column("status", String(8), nullable=False),
+    Column("credits_micros", MONEY, nullable=False),
+    Column("balance_after_micros", MONEY, nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("reserved_units", BigInteger, nullable=False),
+    Column("reserved_micros", MONEY, nullable=False),
+    Column("unit_price_micros", MONEY, nullable=False),
+    Column("multiplier_ppm", BigInteger, nullable=False),
+    Column("expires_at_us", TIME, nullable=True),
+    Column("api_key_id", String(ID), nullable=True),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_id", String(255), nullable=True),
+    Column("reverses_id", String(ID), nullable=True),
+    Column("grant_id", String(ID), nullable=True),
+    Column("note", String(1000), nullable=True),
+    Column("details", Text, nullable=True),
+    CheckConstraint("status IN ('pending', 'success', 'error')", name="status"),
+    Index("ix_transactions_account_id_created_at_us", "account_id", "created_at_us"),
+    Index(
+        "ix_transactions_reverses",
+        "account_id",
+        "reverses_id",
+        sqlite_where=text("reverses_id IS NOT NULL"),
+        postgresql_where=text("reverses_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_transactions_pending",
+        "expires_at_us",
+        "account_id",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("account_id", String(ID), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("transaction_id", String(ID), nullable=False),
+    Column("grant_id", String(ID), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("amount_micros", MONEY, nullable=False),
+    Column("hold_micros", MONEY, nullable=False),
+    Column("balance_after_micros", MONEY, nullable=False),
+    Column("reserved_after_micros", MONEY, nullable=False),
+    Column("at_us", TIME, nullable=False),
+    ForeignKeyConstraint(["account_id"], ["accounts.id"]),
+    ForeignKeyConstraint(
+        ["account_id", "transaction_id"], ["transactions.account_id", "transactions.id"]
+    ),
+    ForeignKeyConstraint(["account_id", "grant_id"], ["grants.account_id", "grants.id"]),
+    Index("ix_journal_entries_account_id_transaction_id", "account_id", "transaction_id"),
+    sqlite_with_rowid=False,
+)
+
+usage_buckets = Table(
+    "usage_buckets",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("bucket_start_us", TIME, primary_key=True),
+    Column("operation", String(64), primary_key=True),
+    Column("api_key_id", String(ID), primary_key=True),  # '' when no key was involved
+    Column("spend_micros", MONEY, nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("charges", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("transaction_id", String(ID), nullable=False),
+    Column("created_at_us", TIME, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+prices = Table(
+    "prices",
+    metadata,
+    Column("operation", String(64), primary_key=True),
+    Column("effective_from_us", TIME, primary_key=True),
+    Column("unit_price_micros", MONEY, nullable=False),
+    Column("unit", String(32), nullable=False),
+    Column("description", String(200), nullable=False),
+    Column("created_at_us", TIME, nullable=False),
+)
+
+spend_tiers = Table(
+    "spend_tiers",
+    metadata,
+    Column("effective_from_us", TIME, primary_key=True),
+    Column("min_lifetime_spend_micros", MONEY, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("multiplier_ppm", BigInteger, nullable=False),
+    Column("created_at_us", TIME, nullable=False),
+)
+
+price_book_meta = Table(
+    "price_book_meta",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+)

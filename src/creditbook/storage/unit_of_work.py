@@ -1,0 +1,78 @@
+"""A unit of work: one database transaction that rolls back unless `commit()` is called."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine, RootTransaction
+
+from creditbook.storage.engine import writer_connection
+
+
+class UnitOfWork:
+    """`with UnitOfWork(engine) as uow: ...; uow.commit()` — leaving without commit undoes all.
+
+    Given a `connection` instead of an engine it uses that connection (the writer's own) and
+    leaves it open afterwards. `writer=True` takes SQLite's write lock at BEGIN, so a read
+    followed by a write cannot deadlock against another writer. `snapshot=True` makes every
+    read see the same moment, for checks that compare several figures.
+    """
+
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        connection: Connection | None = None,
+        writer: bool = False,
+        snapshot: bool = False,
+    ) -> None:
+        if (engine is None) == (connection is None):
+            raise ValueError("pass either an engine or a connection")
+        self._engine = engine
+        self._writer = writer
+        self._snapshot = snapshot
+        self._borrowed = connection
+        self._transaction: RootTransaction | None = None
+        self._connection: Connection | None = None
+        self.committed = False
+
+    @property
+    def connection(self) -> Connection:
+        assert self._connection is not None, "use the unit of work in a with block"
+        return self._connection
+
+    def __enter__(self) -> Self:
+        if self._borrowed is not None:
+            self._connection = self._borrowed
+        else:
+            assert self._engine is not None
+            self._connection = (
+                writer_connection(self._engine) if self._writer else self._engine.connect()
+            )
+            if self._snapshot and self._connection.dialect.name != "sqlite":
+                # Every statement sees the same snapshot (SQLite's read transactions always do).
+                self._connection.execution_options(isolation_level="REPEATABLE READ")
+        self._transaction = self._connection.begin()
+        self.committed = False
+        return self
+
+    def commit(self) -> None:
+        assert self._transaction is not None
+        self._transaction.commit()
+        self.committed = True
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                self._transaction.rollback()
+        finally:
+            if self._borrowed is None and self._connection is not None:
+                self._connection.close()
+            self._transaction = None
+            self._connection = None

@@ -1,0 +1,355 @@
+"""The single writer per database, with group commit.
+
+Callers hand in ledger commands from any thread. One caller at a time is the leader: it takes
+every command waiting (up to `size_max`), runs them all in one database transaction, gives
+each caller its own outcome, and hands the lead to the next waiting caller. While a leader
+waits for its commit to reach the disk, new commands queue up and go in the next transaction,
+so the cost of a durable commit is shared by everyone who arrived during the previous one.
+
+A command the ledger refuses (insufficient funds, a conflict) changes nothing in the batch; its
+batch-mates are unaffected. If the database itself fails before the commit, each command is
+retried alone so that one bad command cannot sink the others.
+
+Correctness does not rest on this writer being the only one: every transaction locks the
+account rows it changes (`BEGIN IMMEDIATE` on SQLite, `SELECT ... FOR UPDATE` on PostgreSQL)
+before reading balances and grants, so several processes can share one database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from creditbook import limits
+from creditbook.clock import Clock
+from creditbook.domain.book import AccountState, Book
+from creditbook.domain.commands import (
+    AnyCommand,
+    Batch,
+    Cancel,
+    ExpireReservations,
+    Outcome,
+    Refund,
+    Settle,
+)
+from creditbook.domain.grants import Grant
+from creditbook.errors import CreditbookError, StorageError
+from creditbook.storage.engine import is_sqlite, writer_connection
+from creditbook.storage.repositories.ledger import LedgerRepository, LedgerStatements
+from creditbook.storage.repositories.prices import PriceBookCache
+from creditbook.storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger("creditbook.writer")
+
+Result = Outcome | CreditbookError
+
+
+@dataclass(eq=False)
+class _Job:
+    commands: Sequence[AnyCommand]
+    done: threading.Event = field(default_factory=threading.Event)
+    outcomes: list[Result] | None = None
+    lead: bool = False  # set when the previous leader hands over
+
+
+class GrantCache:
+    """Open grants per account, valid while the account's entry sequence has not moved.
+
+    Every change of a grant appends a journal entry and so moves the sequence; a cached copy
+    whose sequence matches the locked account row is therefore exactly what the table holds,
+    whichever process last wrote it. Only the leader touches the cache.
+    """
+
+    def __init__(self, size_max: int) -> None:
+        self._size_max = size_max
+        self._items: OrderedDict[str, tuple[int, tuple[tuple[object, ...], ...]]] = OrderedDict()
+
+    def load(self, repo: LedgerRepository, states: dict[str, AccountState]) -> dict[str, list[Grant]]:
+        found: dict[str, list[Grant]] = {}
+        missing: list[str] = []
+        for account_id, state in states.items():
+            hit = self._items.get(account_id)
+            if hit is not None and hit[0] == state.entry_seq:
+                found[account_id] = [Grant(*values) for values in hit[1]]  # type: ignore[arg-type]
+                self._items.move_to_end(account_id)
+            else:
+                found[account_id] = []
+                missing.append(account_id)
+        if missing:
+            for grant in repo.open_grants(missing):
+                found[grant.account_id].append(grant)
+        return found
+
+    def remember(self, books: dict[str, Book]) -> None:
+        for account_id, book in books.items():
+            open_grants = tuple(
+                _grant_tuple(g) for g in book.grants if g.remaining_micros or g.held_micros
+            )
+            self._items[account_id] = (book.account.entry_seq, open_grants)
+            self._items.move_to_end(account_id)
+        while len(self._items) > self._size_max:
+            self._items.popitem(last=False)
+
+    def forget(self, account_ids: Sequence[str]) -> None:
+        for account_id in account_ids:
+            self._items.pop(account_id, None)
+
+
+def _grant_tuple(g: Grant) -> tuple[object, ...]:
+    return (
+        g.account_id,
+        g.id,
+        g.kind,
+        g.priority,
+        g.effective_at_us,
+        g.expires_at_us,
+        g.created_at_us,
+        g.amount_micros,
+        g.remaining_micros,
+        g.held_micros,
+    )
+
+
+class Writer:
+    """Serialises ledger writes for one database and commits them in groups."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock,
+        prices: PriceBookCache,
+        size_max: int,
+        wait_us: int,
+    ) -> None:
+        if not 1 <= size_max <= limits.group_commit_size_max:
+            raise ValueError(f"size_max must be in 1..{limits.group_commit_size_max}")
+        if not 0 <= wait_us <= limits.group_commit_wait_us_max:
+            raise ValueError(f"wait_us must be in 0..{limits.group_commit_wait_us_max}")
+        self._engine = engine
+        self._clock = clock
+        self._prices = prices
+        self._size_max = size_max
+        self._wait_s = wait_us / 1_000_000
+        self._statements = LedgerStatements(engine.dialect.name)
+        self._pipeline = not is_sqlite(engine)
+        self._mutex = threading.Lock()
+        self._idle = threading.Condition(self._mutex)
+        self._queue: deque[_Job] = deque()
+        self._leading = False
+        self._closed = False
+        self._connection: Connection | None = None
+        self._grants = GrantCache(limits.grant_cache_accounts_max)
+        self.transactions_committed = 0
+
+    def submit(self, commands: Sequence[AnyCommand]) -> list[Result]:
+        """Run the commands; one outcome (a receipt or the error) per command, in order."""
+        outcomes: list[Result] = []
+        for start in range(0, len(commands), self._size_max):
+            outcomes.extend(self._submit_chunk(commands[start : start + self._size_max]))
+        return outcomes
+
+    def close(self) -> None:
+        """Refuse new commands, let those already handed in finish, then disconnect."""
+        with self._mutex:
+            self._closed = True
+            while self._leading or self._queue:
+                self._idle.wait()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _submit_chunk(self, commands: Sequence[AnyCommand]) -> list[Result]:
+        job = _Job(commands)
+        with self._mutex:
+            if self._closed:
+                raise StorageError("The ledger is shutting down; try again shortly.")
+            self._queue.append(job)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            job.done.wait()
+        if job.outcomes is None:
+            self._lead(job)
+        assert job.outcomes is not None
+        return job.outcomes
+
+    def _lead(self, own: _Job) -> None:
+        while own.outcomes is None:
+            if self._wait_s:
+                time.sleep(self._wait_s)
+            self._run(self._take())
+        with self._mutex:
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.done.set()
+            else:
+                self._leading = False
+                self._idle.notify_all()
+
+    def _take(self) -> list[_Job]:
+        with self._mutex:
+            jobs = [self._queue.popleft()]
+            count = len(jobs[0].commands)
+            while self._queue and count + len(self._queue[0].commands) <= self._size_max:
+                job = self._queue.popleft()
+                count += len(job.commands)
+                jobs.append(job)
+        return jobs
+
+    def _run(self, jobs: list[_Job]) -> None:
+        commands = [command for job in jobs for command in job.commands]
+        try:
+            outcomes = self._execute(commands)
+        except Exception:  # a bug must not leave callers waiting forever
+            log.exception("ledger writer failed")
+            self._reset()
+            outcomes = [CreditbookError("Internal error in the ledger writer.")] * len(commands)
+        start = 0
+        for job in jobs:
+            job.outcomes = outcomes[start : start + len(job.commands)]
+            start += len(job.commands)
+            job.done.set()
+
+    def _execute(self, commands: list[AnyCommand]) -> list[Result]:
+        committing = [False]
+        try:
+            return self._transact(commands, committing)
+        except SQLAlchemyError as error:
+            self._reset()
+            if committing[0] or len(commands) == 1:
+                log.error("ledger write failed: %s", error)
+                return [_storage_error(error, committing[0])] * len(commands)
+            return [self._execute([command])[0] for command in commands]
+
+    def _transact(self, commands: list[AnyCommand], committing: list[bool]) -> list[Result]:
+        connection = self._connect()
+        with UnitOfWork(connection=connection) as uow:
+            repo = LedgerRepository(connection, self._statements)
+            batch = load_batch(repo, commands, self._clock.now_us(), self._prices, self._grants)
+            outcomes = [_apply(batch, command) for command in commands]
+            self._flush(repo, batch)
+            committing[0] = True
+            uow.commit()
+        self.transactions_committed += 1
+        self._grants.remember(batch.books)
+        return outcomes
+
+    def _flush(self, repo: LedgerRepository, batch: Batch) -> None:
+        if not self._pipeline:
+            write_batch(repo, batch)
+            return
+        driver = repo.connection.connection.driver_connection
+        assert driver is not None
+        with driver.pipeline():  # PostgreSQL: send every write in one round trip
+            write_batch(repo, batch)
+
+    def _connect(self) -> Connection:
+        if self._connection is None:
+            self._connection = writer_connection(self._engine)
+        return self._connection
+
+    def _reset(self) -> None:
+        self._grants = GrantCache(limits.grant_cache_accounts_max)
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+                self._connection.close()
+            finally:
+                self._connection = None
+
+
+def _apply(batch: Batch, command: AnyCommand) -> Result:
+    try:
+        return batch.apply(command)
+    except CreditbookError as error:
+        return error
+
+
+def _storage_error(error: SQLAlchemyError, committing: bool) -> StorageError:
+    if committing:
+        return StorageError(
+            "The database failed while committing; the outcome is unknown. "
+            "Retry with the same idempotency key."
+        )
+    return StorageError(f"The database refused the write: {type(error.orig or error).__name__}.")
+
+
+def load_batch(
+    repo: LedgerRepository,
+    commands: Sequence[AnyCommand],
+    now_us: int,
+    prices: PriceBookCache,
+    grant_cache: GrantCache,
+) -> Batch:
+    """Lock the accounts the commands touch and read everything the rules will need."""
+    account_ids = sorted({command.account_id for command in commands})
+    states, revision = repo.lock_accounts(account_ids)
+    batch = Batch(now_us, prices.get(repo.connection, revision), books={})
+    if not states:
+        return batch
+    locked = sorted(states)
+    grants = grant_cache.load(repo, states)
+    _load_references(repo, batch, commands, locked)
+    _load_extra_grants(repo, batch, grants, locked)
+    batch.books = {aid: Book(states[aid], grants[aid], now_us) for aid in locked}
+    return batch
+
+
+def _load_references(
+    repo: LedgerRepository, batch: Batch, commands: Sequence[AnyCommand], locked: list[str]
+) -> None:
+    keys = [c.idempotency_key for c in commands if getattr(c, "idempotency_key", None)]
+    if keys:
+        for record in repo.idempotency(locked, keys):  # type: ignore[arg-type]
+            batch.idempotency[(record.account_id, record.key)] = record
+    wanted = {r.transaction_id for r in batch.idempotency.values()}
+    targets = {c.reservation_id for c in commands if isinstance(c, Settle | Cancel)}
+    refunds = {c.transaction_id for c in commands if isinstance(c, Refund)}
+    wanted |= targets | refunds
+    if wanted:
+        for txn in repo.transactions(locked, sorted(wanted)):
+            batch.transactions[txn.id] = txn
+    expiring = sorted({c.account_id for c in commands if isinstance(c, ExpireReservations)})
+    if expiring:
+        for txn in repo.pending_due(expiring, batch.now_us):
+            batch.transactions[txn.id] = txn
+            targets.add(txn.id)
+    with_entries = sorted(targets | refunds)
+    if with_entries:
+        for entry in repo.entries_of(locked, with_entries):
+            batch.entries_of.setdefault(entry.transaction_id, []).append(entry)
+    if refunds:
+        batch.refunded = repo.refunded(locked, sorted(refunds))
+
+
+def _load_extra_grants(
+    repo: LedgerRepository, batch: Batch, grants: dict[str, list[Grant]], locked: list[str]
+) -> None:
+    """Grants that past entries point to but that are no longer open (a refund needs them)."""
+    known = {g.id for found in grants.values() for g in found}
+    needed = {e.grant_id for es in batch.entries_of.values() for e in es} - known
+    if needed:
+        for grant in repo.grants_by_id(locked, sorted(needed)):
+            grants[grant.account_id].append(grant)
+
+
+def write_batch(repo: LedgerRepository, batch: Batch) -> None:
+    """Write what the batch produced; parents before children for the foreign keys."""
+    books = batch.books.values()
+    repo.insert_grants(g for b in books for g in b.new_grants.values())
+    repo.update_grants(g for b in books for g in b.changed_grants.values())
+    repo.insert_transactions(batch.new_transactions.values())
+    repo.update_transactions(batch.changed_transactions.values())
+    repo.insert_entries(batch.entries())
+    repo.upsert_usage(batch.usage)
+    repo.insert_idempotency(batch.new_idempotency)
+    repo.update_accounts((b.account for b in books if b.changed), batch.now_us)
