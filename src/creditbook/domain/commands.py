@@ -269,7 +269,11 @@ def _check_can_spend(book: Book) -> None:
 def _check_monthly_limit(book: Book, amount: int) -> None:
     account = book.account
     cap = account.monthly_limit_micros
-    if cap is not None and amount and account.month_spend_micros + account.reserved_micros + amount > cap:
+    if (
+        cap is not None
+        and amount
+        and account.month_spend_micros + account.reserved_micros + amount > cap
+    ):
         raise MonthlyLimitReached()
 
 

@@ -47,9 +47,7 @@ def check_token(value: object, *, field: str, length_max: int) -> str | None:
 
 
 def check_idempotency_key(value: object) -> str | None:
-    return check_token(
-        value, field="idempotency_key", length_max=limits.idempotency_key_length_max
-    )
+    return check_token(value, field="idempotency_key", length_max=limits.idempotency_key_length_max)
 
 
 def check_request_id(value: object) -> str | None:
@@ -60,7 +58,9 @@ def check_text(value: object, *, field: str, length_max: int, required: bool = F
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(field, "Must be a non-empty string." if required else "Must be a string.")
+        raise InvalidInput(
+            field, "Must be a non-empty string." if required else "Must be a string."
+        )
     if len(value) > length_max:
         raise InvalidInput(field, f"At most {length_max} characters.")
     if any(ch < " " and ch not in "\t\n" for ch in value):

@@ -170,16 +170,13 @@ def fold(
     starts = period_starts(start, end, period)
     series = [Bucket(s, e) for s, e in zip(starts, [*starts[1:], end], strict=True)]
     total = Bucket(start, end)
-    first = (start - EPOCH).days
-    index_of = {}
+    index_of: dict[int, int] = {}
     for index, bucket in enumerate(series):
         for n in range((bucket.start - EPOCH).days, (bucket.end - EPOCH).days):
             index_of[n] = index
     for day_number, operation, spend, units, charges in rows:
-        index = index_of.get(day_number)
-        if index is None:
-            raise AssertionError(f"day {day_number} outside [{first}, ...)")
-        series[index].add(operation, spend, units, charges)
+        assert day_number in index_of, f"day {day_number} is outside the report"
+        series[index_of[day_number]].add(operation, spend, units, charges)
         total.add(operation, spend, units, charges)
     return UsageReport(start, end, zone.key, period, total, series)
 

@@ -73,7 +73,9 @@ class Accounts:
     ) -> Account:
         now = self._store.clock.now_us()
         monthly = self._monthly_default if monthly_limit_micros is UNSET else monthly_limit_micros
-        overdraft = self._overdraft_default if overdraft_limit_micros is None else overdraft_limit_micros
+        overdraft = (
+            self._overdraft_default if overdraft_limit_micros is None else overdraft_limit_micros
+        )
         values = {
             "id": ids.account_id(),
             "email": check_email(email),
@@ -95,7 +97,7 @@ class Accounts:
         with self._store.write() as uow:
             AccountRepository(uow.connection).add(values)
             uow.commit()
-        return self.get(account_id=values["id"])
+        return self.get(account_id=str(values["id"]))
 
     def get(self, *, account_id: str) -> Account:
         with self._store.read() as uow:
@@ -104,7 +106,9 @@ class Accounts:
             raise NotFound("Account not found.")
         return account
 
-    def page(self, *, after_id: str | None = None, limit: int = limits.page_size_default) -> list[Account]:
+    def page(
+        self, *, after_id: str | None = None, limit: int = limits.page_size_default
+    ) -> list[Account]:
         if not 1 <= limit <= limits.page_size_max:
             raise InvalidInput("limit", f"Must be between 1 and {limits.page_size_max}.")
         with self._store.read() as uow:
@@ -122,7 +126,14 @@ class Accounts:
         monthly_limit_micros: int | None = UNSET,
         overdraft_limit_micros: int = UNSET,
     ) -> Account:
-        values = _profile_changes(email, name, plan, timezone, status, monthly_limit_micros)
+        values = _profile_changes(
+            email=email,
+            name=name,
+            plan=plan,
+            timezone=timezone,
+            status=status,
+            monthly_limit_micros=monthly_limit_micros,
+        )
         with self._store.write() as uow:
             repo = AccountRepository(uow.connection)
             current = repo.get(account_id)
@@ -192,7 +203,7 @@ class Accounts:
         with self._store.write() as uow:
             KeyRepository(uow.connection).add(values)
             uow.commit()
-        return NewKey(self.key(account_id=account_id, key_id=values["id"]), secret)
+        return NewKey(self.key(account_id=account_id, key_id=str(values["id"])), secret)
 
     def key(self, *, account_id: str, key_id: str) -> ApiKey:
         with self._store.read() as uow:
@@ -207,7 +218,9 @@ class Accounts:
 
     def revoke_key(self, *, account_id: str, key_id: str) -> ApiKey:
         with self._store.write() as uow:
-            KeyRepository(uow.connection).revoke(account_id, key_id, now_us=self._store.clock.now_us())
+            KeyRepository(uow.connection).revoke(
+                account_id, key_id, now_us=self._store.clock.now_us()
+            )
             uow.commit()
         return self.key(account_id=account_id, key_id=key_id)
 
@@ -229,6 +242,7 @@ def _limit(value: int | None, field: str) -> int | None:
 
 
 def _profile_changes(
+    *,
     email: str,
     name: str,
     plan: str,

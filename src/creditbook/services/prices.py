@@ -35,7 +35,10 @@ class Prices:
         start = now if effective_from_us is None else effective_from_us
         if start < now:
             raise InvalidInput("effective_from", "Must not be in the past.")
-        entries = [check_price(Price(p.operation, p.unit_price_micros, start, p.unit, p.description)) for p in prices]
+        entries = [
+            check_price(Price(p.operation, p.unit_price_micros, start, p.unit, p.description))
+            for p in prices
+        ]
         if len({p.operation for p in entries}) != len(entries):
             raise InvalidInput("prices", "Each operation may appear once.")
         tier_set = [

@@ -115,7 +115,9 @@ def _usage_problems(audit: AuditRepository, a: Account) -> Iterator[tuple[str, s
         if kept.get(key) != recomputed.get(key):
             yield "usage", f"bucket {key}: kept {kept.get(key)}, recomputed {recomputed.get(key)}"
     start = from_us(a.month_start_us)
-    following = to_us(start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1))
+    following = to_us(
+        start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    )
     lifetime = sum(spend for spend, _units, _count in recomputed.values())
     month = sum(v[0] for k, v in recomputed.items() if a.month_start_us <= k[0] < following)
     if lifetime != a.lifetime_spend_micros:

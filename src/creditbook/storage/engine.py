@@ -33,12 +33,12 @@ def normalise_url(url: str) -> URL:
     """Accept `sqlite:///file`, `postgresql://...` and `postgres://...`; pick psycopg 3."""
     try:
         parsed = make_url(url)
-    except Exception as error:  # noqa: BLE001 - SQLAlchemy raises several kinds here
+    except Exception as error:  # SQLAlchemy raises several kinds here
         raise InvalidInput("database_url", f"Not a database URL: {error}") from None
     backend = parsed.get_backend_name()
     if backend == "postgres" or parsed.drivername in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+psycopg")
-    if backend == "postgresql" or backend == "sqlite":
+    if backend in {"postgresql", "sqlite"}:
         return parsed
     raise InvalidInput("database_url", "Use a sqlite:/// or postgresql:// URL.")
 

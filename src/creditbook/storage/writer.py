@@ -31,12 +31,16 @@ from creditbook import limits
 from creditbook.clock import Clock
 from creditbook.domain.book import AccountState, Book
 from creditbook.domain.commands import (
+    AddGrant,
+    Adjust,
     AnyCommand,
     Batch,
     Cancel,
+    Charge,
     ExpireReservations,
     Outcome,
     Refund,
+    Reserve,
     Settle,
 )
 from creditbook.domain.grants import Grant
@@ -49,6 +53,7 @@ from creditbook.storage.unit_of_work import UnitOfWork
 log = logging.getLogger("creditbook.writer")
 
 Result = Outcome | CreditbookError
+KEYED = (Charge, Reserve, AddGrant, Adjust, Refund)
 
 
 @dataclass(eq=False)
@@ -71,7 +76,9 @@ class GrantCache:
         self._size_max = size_max
         self._items: OrderedDict[str, tuple[int, tuple[tuple[object, ...], ...]]] = OrderedDict()
 
-    def load(self, repo: LedgerRepository, states: dict[str, AccountState]) -> dict[str, list[Grant]]:
+    def load(
+        self, repo: LedgerRepository, states: dict[str, AccountState]
+    ) -> dict[str, list[Grant]]:
         found: dict[str, list[Grant]] = {}
         missing: list[str] = []
         for account_id, state in states.items():
@@ -280,7 +287,8 @@ def _storage_error(error: SQLAlchemyError, committing: bool) -> StorageError:
             "The database failed while committing; the outcome is unknown. "
             "Retry with the same idempotency key."
         )
-    return StorageError(f"The database refused the write: {type(error.orig or error).__name__}.")
+    cause = getattr(error, "orig", None) or error
+    return StorageError(f"The database refused the write: {type(cause).__name__}.")
 
 
 def load_batch(
@@ -307,9 +315,9 @@ def load_batch(
 def _load_references(
     repo: LedgerRepository, batch: Batch, commands: Sequence[AnyCommand], locked: list[str]
 ) -> None:
-    keys = [c.idempotency_key for c in commands if getattr(c, "idempotency_key", None)]
+    keys = [c.idempotency_key for c in commands if isinstance(c, KEYED) and c.idempotency_key]
     if keys:
-        for record in repo.idempotency(locked, keys):  # type: ignore[arg-type]
+        for record in repo.idempotency(locked, keys):
             batch.idempotency[(record.account_id, record.key)] = record
     wanted = {r.transaction_id for r in batch.idempotency.values()}
     targets = {c.reservation_id for c in commands if isinstance(c, Settle | Cancel)}

@@ -168,7 +168,14 @@ class AuditRepository:
         bucket = (t.settled_at_us - t.settled_at_us % literal_column(str(BUCKET_US))).label("b")
         key = func.coalesce(t.api_key_id, "").label("k")
         query = (
-            select(bucket, t.operation, key, -func.sum(t.credits_micros), func.sum(t.units), func.count())
+            select(
+                bucket,
+                t.operation,
+                key,
+                -func.sum(t.credits_micros),
+                func.sum(t.units),
+                func.count(),
+            )
             .where(t.account_id == account_id, t.status == "success", t.type == t.operation)
             .group_by(literal_column("1"), t.operation, literal_column("3"))
         )
@@ -182,7 +189,9 @@ class AuditRepository:
         query = (
             select(bucket, o.operation, func.coalesce(o.api_key_id, ""), t.credits_micros)
             .select_from(
-                transactions.join(original, and_(o.account_id == t.account_id, o.id == t.reverses_id))
+                transactions.join(
+                    original, and_(o.account_id == t.account_id, o.id == t.reverses_id)
+                )
             )
             .where(t.account_id == account_id, t.reverses_id.is_not(None))
         )

@@ -102,7 +102,9 @@ class LedgerStatements:
         self.update_account = self._update_account()
         self.update_grant = (
             update(grants)
-            .where(grants.c.account_id == bindparam("b_account_id"), grants.c.id == bindparam("b_id"))
+            .where(
+                grants.c.account_id == bindparam("b_account_id"), grants.c.id == bindparam("b_id")
+            )
             .values(remaining_micros=bindparam("b_remaining"), held_micros=bindparam("b_held"))
         )
         self.update_transaction = self._update_transaction()

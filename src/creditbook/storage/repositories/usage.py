@@ -19,7 +19,7 @@ def _day_expression(segment: Segment) -> Any:
     if segment.offset_us is None:
         assert segment.day is not None
         return literal_column(str(int((segment.day - EPOCH).days)))
-    offset = literal_column(str(int(segment.offset_us)))
+    offset: Any = literal_column(str(int(segment.offset_us)))
     return (u.bucket_start_us + offset) // literal_column(str(US_PER_DAY))
 
 

@@ -104,7 +104,9 @@ def _api_keys() -> None:
         sa.Column("last_used_at_us", TIME, nullable=True),
         sa.Column("revoked_at_us", TIME, nullable=True),
         sa.CheckConstraint("scope IN ('read', 'full')", name="scope"),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name="fk_api_keys_account_id_accounts"),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name="fk_api_keys_account_id_accounts"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_api_keys"),
         sa.UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),
     )
@@ -131,7 +133,9 @@ def _grants() -> None:
             " OR (kind = 'overdraft' AND remaining_micros <= 0)",
             name="remaining",
         ),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name="fk_grants_account_id_accounts"),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name="fk_grants_account_id_accounts"
+        ),
         sa.PrimaryKeyConstraint("account_id", "id", name="pk_grants"),
     )
     op.create_index(

@@ -1,0 +1,133 @@
+"""Fixtures shared by every tier: fresh databases on SQLite and PostgreSQL, built services.
+
+PostgreSQL comes from `CREDITBOOK_TEST_PG_URL` when set; otherwise a throwaway server is
+started from the PostgreSQL binaries found on this machine; otherwise the PostgreSQL half is
+skipped with a message, unless `CREDITBOOK_TEST_PG_REQUIRED=1` (as in CI), which makes it fail.
+Each test gets a database of its own, copied from a migrated template.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine as sa_create_engine
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from creditbook.bootstrap import Services, build
+from creditbook.clock import ManualClock, to_us
+from creditbook.config import Settings
+from creditbook.storage.engine import create_engine
+from creditbook.storage.migrate import upgrade
+from tests.pg_server import ThrowawayPostgres, find_pg_bin
+
+BACKENDS = ["sqlite", "postgresql"]
+START = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
+
+
+def pytest_report_header() -> str:
+    source = os.environ.get("CREDITBOOK_TEST_PG_URL") and "CREDITBOOK_TEST_PG_URL"
+    source = source or (find_pg_bin() and "a throwaway server") or "nothing (skipped)"
+    return f"creditbook: PostgreSQL half from {source}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    url = os.environ.get("CREDITBOOK_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        message = (
+            "PostgreSQL half skipped: set CREDITBOOK_TEST_PG_URL or install PostgreSQL "
+            "(initdb, pg_ctl) to run every storage test on PostgreSQL too."
+        )
+        if os.environ.get("CREDITBOOK_TEST_PG_REQUIRED") == "1":
+            pytest.fail(message.replace("skipped", "required but unavailable"))
+        pytest.skip(message)
+    server = ThrowawayPostgres(bin_dir)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_url: str) -> Iterator[tuple[str, str]]:
+    """A migrated template database; tests copy it rather than migrate each time."""
+    name = f"creditbook_tpl_{uuid.uuid4().hex[:10]}"
+    admin = sa_create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield pg_admin_url, name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    engine = create_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def fresh_pg(request: pytest.FixtureRequest) -> Iterator[str]:
+    admin_url, template = request.getfixturevalue("pg_template")
+    name = f"creditbook_t_{uuid.uuid4().hex[:12]}"
+    admin = sa_create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty database of each kind."""
+    if request.param == "postgresql":
+        yield from fresh_pg(request)
+    else:
+        path = tmp_path / "ledger.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(to_us(START))
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {"database_url": url, "default_monthly_limit_usd": None}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def services(db_url: str, clock: ManualClock) -> Iterator[Services]:
+    built = build(make_settings(db_url), clock=clock)
+    try:
+        yield built
+    finally:
+        built.close()
