@@ -114,6 +114,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A freshly migrated PostgreSQL database, for what only PostgreSQL does."""
+    yield from fresh_pg(request)
+
+
+@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(to_us(START))
 

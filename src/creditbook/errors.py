@@ -33,7 +33,7 @@ class CreditbookError(Exception):
 
     def __init__(self, detail: str | dict[str, list[str]]) -> None:
         super().__init__(detail if isinstance(detail, str) else repr(detail))
-        self.detail = detail
+        self.detail: str | dict[str, list[str]] = detail
 
 
 class InvalidInput(CreditbookError):

@@ -1,0 +1,3 @@
+from creditbook.cli import main
+
+main()

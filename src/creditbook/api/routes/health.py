@@ -1,0 +1,27 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+
+from creditbook.api.auth import services_of
+from creditbook.api.responses import MoneyJSONResponse
+from creditbook.errors import StorageError
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_class=MoneyJSONResponse)
+def healthz() -> MoneyJSONResponse:
+    return MoneyJSONResponse({"status": "ok"})
+
+
+@router.get("/readyz", response_class=MoneyJSONResponse)
+def readyz(request: Request) -> MoneyJSONResponse:
+    try:
+        with services_of(request).store.read() as uow:
+            uow.connection.execute(text("SELECT 1"))
+    except Exception as error:
+        raise StorageError("The database is not reachable.") from error
+    return MoneyJSONResponse({"status": "ok", "database": "reachable"})

@@ -1,0 +1,80 @@
+"""The schema: migrations match the Core tables on both databases, an un-migrated database is
+refused with the command to run, the database itself enforces what it can, and `verify`
+reports a ledger that was tampered with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
+
+from creditbook.bootstrap import Services, build
+from creditbook.errors import SchemaNotMigrated
+from creditbook.storage.engine import create_engine
+from creditbook.storage.migrate import upgrade
+from creditbook.storage.tables import accounts, metadata
+from tests.conftest import make_settings
+
+
+def test_the_migrated_schema_matches_the_core_tables(db_url: str) -> None:
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_an_unmigrated_database_is_refused_with_the_command_to_run(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(SchemaNotMigrated) as refused:
+        build(make_settings(url))
+    assert "creditbook db upgrade" in str(refused.value.detail)
+    upgrade(create_engine(url))
+    build(make_settings(url)).close()
+
+
+def test_journal_entries_cannot_be_updated_or_deleted(services: Services) -> None:
+    account = services.accounts.create(email="j@example.com")
+    services.ledger.grant(account_id=account.id, amount_micros=1_000_000)
+    for statement in (
+        "UPDATE journal_entries SET amount_micros = 0",
+        "DELETE FROM journal_entries",
+    ):
+        with pytest.raises(DBAPIError, match="immutable"), services.store.engine.begin() as c:
+            c.execute(text(statement))
+
+
+def test_the_database_refuses_a_balance_below_the_overdraft_limit(services: Services) -> None:
+    account = services.accounts.create(email="o@example.com")
+    with pytest.raises(DBAPIError), services.store.engine.begin() as connection:
+        connection.execute(
+            update(accounts).where(accounts.c.id == account.id).values(balance_micros=-1)
+        )
+
+
+def test_verify_reports_a_tampered_balance_and_an_untouched_account_passes(
+    services: Services,
+) -> None:
+    honest = services.accounts.create(email="honest@example.com")
+    tampered = services.accounts.create(email="tampered@example.com")
+    for account in (honest, tampered):
+        services.ledger.grant(account_id=account.id, amount_micros=5_000_000)
+        services.ledger.charge(account_id=account.id, operation="email_find", units=3)
+    with services.store.engine.begin() as connection:
+        connection.execute(
+            update(accounts)
+            .where(accounts.c.id == tampered.id)
+            .values(balance_micros=accounts.c.balance_micros + 1)
+        )
+
+    report = services.verifier.verify()
+
+    assert report.accounts_checked == 2 and not report.ok
+    assert {p.account_id for p in report.problems} == {tampered.id}
+    assert "balance" in {p.check for p in report.problems}
+    assert services.verifier.verify(account_id=honest.id).ok
