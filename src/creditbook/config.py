@@ -9,15 +9,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from creditbook import limits
+from creditbook.errors import InvalidInput
 from creditbook.money import parse_usd
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CREDITBOOK_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CREDITBOOK_", extra="forbid", frozen=True, env_parse_none_str="none"
+    )
 
     database_url: str = Field(
         "sqlite:///creditbook.db",
@@ -60,7 +63,7 @@ class Settings(BaseSettings):
     default_monthly_limit_usd: Decimal | None = Field(
         Decimal(10_000),
         ge=0,
-        description="Monthly spending cap given to new accounts; empty for no cap.",
+        description="Monthly spending cap given to new accounts; `none` for no cap.",
     )
     default_overdraft_limit_usd: Decimal = Field(
         Decimal(0), ge=0, description="How far below zero new accounts may go."
@@ -73,6 +76,19 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe log level written."
     )
+
+    @model_validator(mode="after")
+    def _amounts_are_exact(self) -> Settings:
+        # Money settings must convert to whole micro-USD; refuse them at start-up, not later.
+        try:
+            _ = (
+                self.preview_threshold_micros,
+                self.default_monthly_limit_micros,
+                self.default_overdraft_limit_micros,
+            )
+        except InvalidInput as error:
+            raise ValueError(f"{error.field}: {error.message}") from None
+        return self
 
     @property
     def preview_threshold_micros(self) -> int:
