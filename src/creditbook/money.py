@@ -7,28 +7,47 @@ cannot be reconciled.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from creditbook import limits
 from creditbook.errors import InvalidInput
 
-_SCALE = Decimal(limits.MICROS_PER_USD)
+_NOT_A_NUMBER = "Must be a number of USD with at most 6 decimals."
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DIGITS_MAX = 20  # integer digits beyond this exceed any limit; refuse before computing
 
 
 def parse_usd(value: object, *, field: str, allow_negative: bool = False) -> int:
     """Read an amount in USD (text, int or Decimal) into micro-USD, exactly."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise InvalidInput(field, "Must be a number of USD with at most 6 decimals.")
+        raise InvalidInput(field, _NOT_A_NUMBER)
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise InvalidInput(field, _NOT_A_NUMBER)
     try:
-        amount = Decimal(value) if not isinstance(value, Decimal) else value
+        amount = value if isinstance(value, Decimal) else Decimal(value)
     except InvalidOperation:
-        raise InvalidInput(field, "Must be a number of USD with at most 6 decimals.") from None
+        raise InvalidInput(field, _NOT_A_NUMBER) from None
     if not amount.is_finite():
         raise InvalidInput(field, "Must be a finite number.")
-    micros = amount * _SCALE
-    if micros != micros.to_integral_value():
-        raise InvalidInput(field, "At most 6 decimals (one micro-USD) are allowed.")
-    return check_amount(int(micros), field=field, allow_negative=allow_negative)
+    return check_amount(_exact_micros(amount, field), field=field, allow_negative=allow_negative)
+
+
+def _exact_micros(amount: Decimal, field: str) -> int:
+    """Micro-USD from the Decimal's own digits: no context rounding, however long or large."""
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)
+    if any(digits) and len(digits) + exponent > _DIGITS_MAX:
+        raise InvalidInput(field, f"Must be at most {format_usd(limits.amount_micros_max)} USD.")
+    shift = exponent + limits.usd_decimals_max
+    if shift >= 0:
+        magnitude = int("".join(map(str, digits))) * 10**shift if any(digits) else 0
+    else:
+        kept, dropped = digits[:shift], digits[shift:]
+        if any(dropped) or (-shift > len(digits) and any(digits)):
+            raise InvalidInput(field, "At most 6 decimals (one micro-USD) are allowed.")
+        magnitude = int("".join(map(str, kept))) if kept else 0
+    return -magnitude if sign else magnitude
 
 
 def check_amount(micros: int, *, field: str, allow_negative: bool = False) -> int:

@@ -192,6 +192,13 @@ class Batch:
     def entries(self) -> list[Entry]:
         return [entry for book in self.books.values() for entry in book.entries]
 
+    def entries_for(self, txn: Transaction) -> list[Entry]:
+        """The journal entries under a transaction: loaded ones, plus any this batch wrote."""
+        loaded = self.entries_of.get(txn.id, [])
+        book = self.books.get(txn.account_id)
+        fresh = [e for e in book.entries if e.transaction_id == txn.id] if book else []
+        return loaded + fresh
+
     # Lookups
 
     def book(self, account_id: str) -> Book:
@@ -354,7 +361,7 @@ def _open_reservation(batch: Batch, account_id: str, reservation_id: str) -> Tra
 
 
 def _holds(batch: Batch, txn: Transaction) -> list[Draw]:
-    entries = batch.entries_of.get(txn.id, [])
+    entries = batch.entries_for(txn)
     return [(e.grant_id, e.hold_micros) for e in entries if e.kind == EntryKind.HOLD]
 
 
@@ -504,7 +511,7 @@ def _refund(batch: Batch, command: Refund) -> Receipt:
         left = format_usd(max(refundable, 0))
         raise NothingToRefund(f"At most {left} USD of this charge can still be refunded.")
     txn = _refund_transaction(batch, command, original, amount)
-    entries = batch.entries_of.get(original.id, [])
+    entries = batch.entries_for(original)
     draws = [(e.grant_id, -e.amount_micros) for e in entries if e.amount_micros < 0]
     book.restore(draws, already, amount, txn_id=txn.id)
     assert original.settled_at_us is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,7 +64,7 @@ def check_text(value: object, *, field: str, length_max: int, required: bool = F
         )
     if len(value) > length_max:
         raise InvalidInput(field, f"At most {length_max} characters.")
-    if any(ch < " " and ch not in "\t\n" for ch in value):
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n" for ch in value):
         raise InvalidInput(field, "Control characters are not allowed.")
     return value
 
@@ -87,6 +88,7 @@ def check_details(value: object) -> dict[str, Any] | None:
 def check_email(value: object) -> str:
     email = check_text(value, field="email", length_max=limits.email_length_max, required=True)
     local, _, domain = email.partition("@")
-    if not local or "." not in domain or " " in email or domain.startswith("."):
+    spaced = any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in email)
+    if not local or "." not in domain or spaced or domain.startswith("."):
         raise InvalidInput("email", "Must be an email address.")
     return email

@@ -42,7 +42,7 @@ def parse_zone(name: str) -> ZoneInfo:
         raise InvalidInput("timezone", f"Unknown time zone {name!r}; use an IANA name.")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a folder such as "America" is OSError
         raise InvalidInput("timezone", f"Unknown time zone {name!r}; use an IANA name.") from None
 
 
