@@ -6,6 +6,7 @@ The ledger never calls `time` itself: a `Clock` is handed to it, so tests move t
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -57,5 +58,10 @@ def from_us(at_us: int) -> datetime:
 
 def month_start_us(at_us: int) -> int:
     """Start of the UTC calendar month containing `at_us`."""
-    moment = from_us(at_us)
-    return to_us(moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+    return _month_start_of_day(at_us // US_PER_DAY)
+
+
+@functools.lru_cache(maxsize=4096)
+def _month_start_of_day(day_number: int) -> int:
+    moment = from_us(day_number * US_PER_DAY)
+    return to_us(moment.replace(day=1))

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(8, ge=1, le=256, description="Reader connections per process.")
     group_commit_size_max: int = Field(
-        256,
+        1024,
         ge=1,
         le=limits.group_commit_size_max,
         description="Most commands one writer transaction carries (group commit).",

@@ -13,7 +13,7 @@ from creditbook import __version__
 from creditbook.api import errors
 from creditbook.api.responses import MoneyJSONResponse
 from creditbook.api.routes import accounts, health
-from creditbook.bootstrap import Services, build
+from creditbook.bootstrap import Services, build, tune_runtime
 from creditbook.clock import Clock
 from creditbook.config import Settings
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services: Services = build(settings, clock=clock)
         app.state.services = services
+        tune_runtime()
         try:
             yield
         finally:

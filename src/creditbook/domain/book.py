@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from creditbook import ids
 from creditbook.clock import month_start_us
@@ -43,8 +44,9 @@ class AccountState:
     entry_seq: int
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """One immutable journal line: what one command did to one grant."""
+
     account_id: str
     seq: int
     transaction_id: str
@@ -70,11 +72,16 @@ class Book:
     new_grants: dict[str, Grant] = field(default_factory=dict)
     changed: bool = False
     _by_id: dict[str, Grant] = field(default_factory=dict, init=False, repr=False)
+    _available: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.grants.sort(key=Grant.order_key)
         self._by_id = {grant.id: grant for grant in self.grants}
         self._roll_month()
+        # Kept up to date by every posting, so refusing or planning a charge costs no sum.
+        self._available = available_micros(
+            self.grants, self.now_us, self.account.overdraft_limit_micros
+        )
 
     # Reading
 
@@ -83,7 +90,16 @@ class Book:
 
     def available_micros(self) -> int:
         """What one more charge could take right now, overdraft included."""
-        return available_micros(self.grants, self.now_us, self.account.overdraft_limit_micros)
+        return self._available
+
+    def mark(self) -> int:
+        """The sequence number the next journal entry will carry."""
+        return self.account.entry_seq + 1
+
+    def since(self, mark: int) -> tuple[int | None, int | None]:
+        """The seq range of the entries appended after `mark()`; (None, None) if none were."""
+        last = self.account.entry_seq
+        return (mark, last) if last >= mark else (None, None)
 
     def is_preview_month(self, threshold_micros: int) -> bool:
         return self.account.month_spend_micros >= threshold_micros
@@ -179,26 +195,30 @@ class Book:
     # Internals
 
     def _plan(self, amount: int) -> list[tuple[Grant, int]]:
-        if amount > self.available_micros():
+        if amount > self._available:
             raise InsufficientFunds()
         plan: list[tuple[Grant, int]] = []
         left = amount
-        limit = self.account.overdraft_limit_micros
-        for grant in self.grants:
-            if left == 0:
-                break
-            take = min(grant.free_micros(self.now_us, limit), left)
+        now, limit = self.now_us, self.account.overdraft_limit_micros
+        for grant in self.grants if left else ():
+            take = grant.free_micros(now, limit)
             if take:
+                take = min(take, left)
                 plan.append((grant, take))
                 left -= take
+                if not left:
+                    break
         if left:
             plan.append((self._open_debt(), left))
         return plan
 
     def _post(self, grant: Grant, txn_id: str, kind: str, amount: int, hold: int) -> None:
         account = self.account
+        limit = account.overdraft_limit_micros
+        free_before = grant.free_micros(self.now_us, limit)
         grant.remaining_micros += amount
         grant.held_micros += hold
+        self._available += grant.free_micros(self.now_us, limit) - free_before
         account.balance_micros += amount
         account.reserved_micros += hold
         account.entry_seq += 1
@@ -229,7 +249,7 @@ class Book:
         if debt is None:
             debt = Grant(
                 self.account.id,
-                ids.grant_id(),
+                ids.grant_id(self.now_us),
                 GrantKind.OVERDRAFT,
                 DEFAULT_PRIORITY[GrantKind.OVERDRAFT],
                 self.now_us,
@@ -240,12 +260,15 @@ class Book:
             )
             self._insert(debt)
             self.new_grants[debt.id] = debt
+            # The overdraft room now lives in the debt grant's free amount, not beside it.
+            self._available -= self.account.overdraft_limit_micros
         return debt
 
     def _insert(self, grant: Grant) -> None:
         keys = [g.order_key() for g in self.grants]
         self.grants.insert(bisect.bisect_right(keys, grant.order_key()), grant)
         self._by_id[grant.id] = grant
+        self._available += grant.free_micros(self.now_us, self.account.overdraft_limit_micros)
 
     def _roll_month(self) -> None:
         month = month_start_us(self.now_us)

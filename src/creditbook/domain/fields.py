@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from creditbook import limits
 from creditbook.errors import InvalidInput
+
+_CODE = re.compile(f"[a-z0-9_]{{1,{limits.operation_code_length_max}}}")
 
 
 def check_int(value: object, *, field: str, low: int, high: int) -> int:
@@ -27,9 +30,7 @@ def check_code(value: object, *, field: str = "operation") -> str:
     """An operation code: 1-64 characters of a-z, 0-9 and underscore."""
     if not isinstance(value, str) or not value:
         raise InvalidInput(field, "Must be a non-empty string.")
-    if len(value) > limits.operation_code_length_max or not all(
-        ch.isascii() and (ch.islower() or ch.isdigit() or ch == "_") for ch in value
-    ):
+    if not _CODE.fullmatch(value):
         raise InvalidInput(field, "Use 1-64 characters of a-z, 0-9 and underscore.")
     return value
 

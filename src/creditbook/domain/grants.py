@@ -23,6 +23,8 @@ class GrantKind(StrEnum):
     OVERDRAFT = "overdraft"  # the account's debt, created by the ledger; never granted by hand
 
 
+OVERDRAFT = GrantKind.OVERDRAFT.value
+
 # Free credits that may expire go first, paid credits last, unless the grant says otherwise.
 DEFAULT_PRIORITY = {
     GrantKind.PROMOTIONAL: 10,
@@ -81,11 +83,14 @@ class Grant:
 
     def free_micros(self, now_us: int, overdraft_limit_micros: int) -> int:
         """What a new charge may still take from this grant."""
-        if self.is_overdraft:
-            return max(0, overdraft_limit_micros + self.remaining_micros - self.held_micros)
-        if not self.is_live(now_us):
+        free = self.remaining_micros - self.held_micros
+        if self.kind == OVERDRAFT:
+            free += overdraft_limit_micros
+        elif self.effective_at_us > now_us or (
+            self.expires_at_us is not None and self.expires_at_us <= now_us
+        ):
             return 0
-        return max(0, self.remaining_micros - self.held_micros)
+        return free if free > 0 else 0
 
 
 def available_micros(grants: Iterable[Grant], now_us: int, overdraft_limit_micros: int) -> int:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from creditbook import limits
 from creditbook.errors import InvalidInput, UnknownOperation
 from creditbook.money import scale_by_ppm
 
 PREVIEW_OPERATION = "preview"
+_END_OF_TIME = 2**62
 PPM_ONE = 1_000_000
 
 
@@ -38,8 +40,7 @@ class SpendTier:
     effective_from_us: int
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(NamedTuple):
     """What a charge of `units` costs now, and why."""
 
     operation: str
@@ -84,6 +85,8 @@ class PriceBook:
         for price in sorted(prices, key=lambda p: (p.operation, p.effective_from_us)):
             self._prices.setdefault(price.operation, []).append(price)
         self._starts = {op: [p.effective_from_us for p in ps] for op, ps in self._prices.items()}
+        # The entry in force per operation and the interval it covers: most lookups are "now".
+        self._last: dict[str, tuple[int, int, Price]] = {}
         tier_sets: dict[int, list[SpendTier]] = {}
         for tier in tiers:
             tier_sets.setdefault(tier.effective_from_us, []).append(tier)
@@ -112,6 +115,8 @@ class PriceBook:
         return price
 
     def tier(self, lifetime_spend_micros: int, at_us: int) -> SpendTier:
+        if not self._tier_starts:
+            return STANDARD_TIER
         index = bisect.bisect_right(self._tier_starts, at_us) - 1
         if index < 0:
             return STANDARD_TIER
@@ -130,17 +135,25 @@ class PriceBook:
         price = self.price(operation, at_us)
         tier = self.tier(lifetime_micros, at_us)
         free = operation == PREVIEW_OPERATION and self.is_preview_tier(month_micros)
-        amount = 0 if free else scale_by_ppm(price.unit_price_micros * units, tier.multiplier_ppm)
-        return Quote(
-            operation, units, price.unit_price_micros, tier.multiplier_ppm, amount, tier.name, free
-        )
+        ppm = tier.multiplier_ppm
+        base = price.unit_price_micros * units
+        amount = 0 if free else base if ppm == PPM_ONE else scale_by_ppm(base, ppm)
+        return Quote(operation, units, price.unit_price_micros, ppm, amount, tier.name, free)
 
     def _in_force(self, operation: str, at_us: int) -> Price | None:
+        cached = self._last.get(operation)
+        if cached is not None and cached[0] <= at_us < cached[1]:
+            return cached[2]
         starts = self._starts.get(operation)
         if not starts:
             return None
         index = bisect.bisect_right(starts, at_us) - 1
-        return self._prices[operation][index] if index >= 0 else None
+        if index < 0:
+            return None
+        until = starts[index + 1] if index + 1 < len(starts) else _END_OF_TIME
+        price = self._prices[operation][index]
+        self._last[operation] = (starts[index], until, price)
+        return price
 
 
 def check_price(price: Price) -> Price:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from creditbook.domain.pricing import PPM_ONE
 
@@ -67,6 +67,8 @@ class Transaction:
     grant_id: str | None = None
     note: str | None = None
     details: dict[str, Any] | None = None
+    entry_first_seq: int | None = None  # journal entries of the latest posting, a seq range
+    entry_last_seq: int | None = None
 
     @property
     def is_reservation(self) -> bool:
@@ -77,8 +79,7 @@ class Transaction:
         return self.operation is not None and self.type == self.operation
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+class Receipt(NamedTuple):
     """The outcome of one ledger command, as the caller sees it."""
 
     transaction: Transaction

@@ -77,7 +77,7 @@ class Accounts:
             self._overdraft_default if overdraft_limit_micros is None else overdraft_limit_micros
         )
         values = {
-            "id": ids.account_id(),
+            "id": ids.account_id(now),
             "email": check_email(email),
             "name": check_text(name, field="name", length_max=limits.name_length_max),
             "plan": check_text(plan, field="plan", length_max=64, required=True),
@@ -187,7 +187,7 @@ class Accounts:
         secret = (TEST_KEY_PREFIX if test else LIVE_KEY_PREFIX) + secrets.token_urlsafe(32)
         now = self._store.clock.now_us()
         values = {
-            "id": ids.key_id(),
+            "id": ids.key_id(now),
             "account_id": account_id,
             "key_hash": hash_key(secret),
             "prefix": secret[:12],

@@ -9,7 +9,6 @@ nothing is written.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from creditbook import limits
@@ -234,7 +233,7 @@ class Ledger:
         if isinstance(result, CreditbookError):
             raise result
         assert isinstance(result, Receipt)
-        return replace(result, test=True) if test else result
+        return result._replace(test=True) if test else result
 
     def _transactions(self, command: AnyCommand) -> list[Transaction]:
         result = self._store.submit([command])[0]
@@ -270,4 +269,4 @@ def _as_charge_outcome(result: Result, test: bool) -> ChargeOutcome:
     if isinstance(result, CreditbookError):
         return result
     assert isinstance(result, Receipt)
-    return replace(result, test=True) if test else result
+    return result._replace(test=True) if test else result

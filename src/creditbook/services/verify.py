@@ -101,6 +101,8 @@ def account_problems(audit: AuditRepository, account: Account) -> Iterator[tuple
         yield "grant", f"grant {grant_id} differs from its journal entries"
     for txn_id in audit.transactions_off_journal(a.id):
         yield "transaction", f"transaction {txn_id} differs from its journal entries"
+    for txn_id in audit.misplaced_ranges(a.id):
+        yield "transaction", f"transaction {txn_id} points to entries of another transaction"
     for key in audit.keys_charged_twice(a.id):
         yield "idempotency", f"key {key!r} was charged more than once"
     for key in audit.keys_without_transaction(a.id):

@@ -72,8 +72,9 @@ class Store:
     def simulate(self, commands: Sequence[AnyCommand]) -> list[Result]:
         """Answer the commands as the writer would, and write nothing (for test keys)."""
         with self.read() as uow:
-            repo = LedgerRepository(uow.connection, self._statements)
-            batch = load_batch(repo, commands, self.clock.now_us(), self.prices, GrantCache(1))
+            repo = LedgerRepository(uow.connection.connection.driver_connection, self._statements)
+            now = self.clock.now_us()
+            batch = load_batch(repo, commands, now, self._price_book, GrantCache(1))
             results: list[Result] = []
             for command in commands:
                 try:
@@ -81,6 +82,9 @@ class Store:
                 except CreditbookError as error:
                     results.append(error)
             return results
+
+    def _price_book(self, revision: int) -> PriceBook:
+        return self.prices.at_revision(self.engine, revision)
 
     def read(self, *, snapshot: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, snapshot=snapshot)

@@ -139,8 +139,11 @@ transactions = Table(
     Column("grant_id", String(ID), nullable=True),
     Column("note", String(1000), nullable=True),
     Column("details", Text, nullable=True),
+    # The journal entries of the transaction's latest posting (holds while pending, then the
+    # settlement): a primary-key range, so the journal needs no index by transaction.
+    Column("entry_first_seq", BigInteger, nullable=True),
+    Column("entry_last_seq", BigInteger, nullable=True),
     CheckConstraint("status IN ('pending', 'success', 'error')", name="status"),
-    Index("ix_transactions_account_id_created_at_us", "account_id", "created_at_us"),
     Index(
         "ix_transactions_reverses",
         "account_id",
@@ -155,6 +158,9 @@ transactions = Table(
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),
     ),
+    # Clustered by (account_id, id): ids are time-ordered, so one account's history is one
+    # contiguous range in creation order, and a page of it is one range scan.
+    sqlite_with_rowid=False,
 )
 
 journal_entries = Table(
@@ -175,7 +181,6 @@ journal_entries = Table(
         ["account_id", "transaction_id"], ["transactions.account_id", "transactions.id"]
     ),
     ForeignKeyConstraint(["account_id", "grant_id"], ["grants.account_id", "grants.id"]),
-    Index("ix_journal_entries_account_id_transaction_id", "account_id", "transaction_id"),
     sqlite_with_rowid=False,
 )
 

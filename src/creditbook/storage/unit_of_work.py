@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
@@ -76,3 +76,44 @@ class UnitOfWork:
                 self._connection.close()
             self._transaction = None
             self._connection = None
+
+
+class DriverUnitOfWork:
+    """The same contract on a bare DBAPI connection, for the writer's hot path.
+
+    SQLite connections run with `isolation_level=None` (see engine.py), so the transaction is
+    begun here, with `BEGIN IMMEDIATE` to take the write lock before anything is read.
+    psycopg begins a transaction by itself on the first statement.
+    """
+
+    def __init__(self, driver: Any, *, sqlite: bool) -> None:
+        self.driver = driver
+        self._sqlite = sqlite
+        self.committed = False
+
+    def __enter__(self) -> Self:
+        self.committed = False
+        if self._sqlite:
+            self.driver.execute("BEGIN IMMEDIATE")
+        return self
+
+    def commit(self) -> None:
+        if self._sqlite:
+            self.driver.execute("COMMIT")
+        else:
+            self.driver.commit()
+        self.committed = True
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self.committed:
+            return
+        if self._sqlite:
+            if self.driver.in_transaction:
+                self.driver.execute("ROLLBACK")
+        else:
+            self.driver.rollback()

@@ -21,11 +21,12 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import PoolProxiedConnection
 
 from creditbook import limits
 from creditbook.clock import Clock
@@ -44,11 +45,16 @@ from creditbook.domain.commands import (
     Settle,
 )
 from creditbook.domain.grants import Grant
+from creditbook.domain.pricing import PriceBook
 from creditbook.errors import CreditbookError, StorageError
-from creditbook.storage.engine import is_sqlite, writer_connection
-from creditbook.storage.repositories.ledger import LedgerRepository, LedgerStatements
+from creditbook.storage.engine import is_sqlite
+from creditbook.storage.repositories.ledger import (
+    LedgerRepository,
+    LedgerStatements,
+    grant_values,
+)
 from creditbook.storage.repositories.prices import PriceBookCache
-from creditbook.storage.unit_of_work import UnitOfWork
+from creditbook.storage.unit_of_work import DriverUnitOfWork
 
 log = logging.getLogger("creditbook.writer")
 
@@ -56,12 +62,25 @@ Result = Outcome | CreditbookError
 KEYED = (Charge, Reserve, AddGrant, Adjust, Refund)
 
 
-@dataclass(eq=False)
 class _Job:
-    commands: Sequence[AnyCommand]
-    done: threading.Event = field(default_factory=threading.Event)
-    outcomes: list[Result] | None = None
-    lead: bool = False  # set when the previous leader hands over
+    """One caller's commands; `done` is a lock held until the outcomes are in (a lock is the
+    cheapest one-shot signal between threads)."""
+
+    __slots__ = ("commands", "done", "lead", "outcomes")
+
+    def __init__(self, commands: Sequence[AnyCommand]) -> None:
+        self.commands = commands
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.outcomes: list[Result] | None = None
+        self.lead = False  # set when the previous leader hands over
+
+    def wait(self) -> None:
+        self.done.acquire()
+
+    def wake(self) -> None:
+        if self.done.locked():
+            self.done.release()
 
 
 class GrantCache:
@@ -97,7 +116,7 @@ class GrantCache:
     def remember(self, books: dict[str, Book]) -> None:
         for account_id, book in books.items():
             open_grants = tuple(
-                _grant_tuple(g) for g in book.grants if g.remaining_micros or g.held_micros
+                grant_values(g) for g in book.grants if g.remaining_micros or g.held_micros
             )
             self._items[account_id] = (book.account.entry_seq, open_grants)
             self._items.move_to_end(account_id)
@@ -107,21 +126,6 @@ class GrantCache:
     def forget(self, account_ids: Sequence[str]) -> None:
         for account_id in account_ids:
             self._items.pop(account_id, None)
-
-
-def _grant_tuple(g: Grant) -> tuple[object, ...]:
-    return (
-        g.account_id,
-        g.id,
-        g.kind,
-        g.priority,
-        g.effective_at_us,
-        g.expires_at_us,
-        g.created_at_us,
-        g.amount_micros,
-        g.remaining_micros,
-        g.held_micros,
-    )
 
 
 class Writer:
@@ -147,12 +151,14 @@ class Writer:
         self._wait_s = wait_us / 1_000_000
         self._statements = LedgerStatements(engine.dialect.name)
         self._pipeline = not is_sqlite(engine)
+        # The writer runs statements on the DBAPI connection, so it sees the driver's errors.
+        self._driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._mutex = threading.Lock()
         self._idle = threading.Condition(self._mutex)
         self._queue: deque[_Job] = deque()
         self._leading = False
         self._closed = False
-        self._connection: Connection | None = None
+        self._connection: PoolProxiedConnection | None = None
         self._grants = GrantCache(limits.grant_cache_accounts_max)
         self.transactions_committed = 0
 
@@ -182,7 +188,7 @@ class Writer:
             lead = not self._leading
             self._leading = True
         if not lead:
-            job.done.wait()
+            job.wait()
         if job.outcomes is None:
             self._lead(job)
         assert job.outcomes is not None
@@ -197,7 +203,7 @@ class Writer:
             if self._queue:
                 successor = self._queue[0]
                 successor.lead = True
-                successor.done.set()
+                successor.wake()
             else:
                 self._leading = False
                 self._idle.notify_all()
@@ -224,13 +230,13 @@ class Writer:
         for job in jobs:
             job.outcomes = outcomes[start : start + len(job.commands)]
             start += len(job.commands)
-            job.done.set()
+            job.wake()
 
     def _execute(self, commands: list[AnyCommand]) -> list[Result]:
         committing = [False]
         try:
             return self._transact(commands, committing)
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, self._driver_error) as error:
             self._reset()
             if committing[0] or len(commands) == 1:
                 log.error("ledger write failed: %s", error)
@@ -238,38 +244,37 @@ class Writer:
             return [self._execute([command])[0] for command in commands]
 
     def _transact(self, commands: list[AnyCommand], committing: list[bool]) -> list[Result]:
-        connection = self._connect()
-        with UnitOfWork(connection=connection) as uow:
-            repo = LedgerRepository(connection, self._statements)
-            batch = load_batch(repo, commands, self._clock.now_us(), self._prices, self._grants)
+        driver = self._connect()
+        with DriverUnitOfWork(driver, sqlite=not self._pipeline) as uow:
+            repo = LedgerRepository(driver, self._statements)
+            now = self._clock.now_us()
+            batch = load_batch(repo, commands, now, self._price_book, self._grants)
             outcomes = [_apply(batch, command) for command in commands]
-            self._flush(repo, batch)
+            if self._pipeline:
+                with driver.pipeline():  # PostgreSQL: every write in one round trip
+                    write_batch(repo, batch)
+            else:
+                write_batch(repo, batch)
             committing[0] = True
             uow.commit()
         self.transactions_committed += 1
         self._grants.remember(batch.books)
         return outcomes
 
-    def _flush(self, repo: LedgerRepository, batch: Batch) -> None:
-        if not self._pipeline:
-            write_batch(repo, batch)
-            return
-        driver = repo.connection.connection.driver_connection
-        assert driver is not None
-        with driver.pipeline():  # PostgreSQL: send every write in one round trip
-            write_batch(repo, batch)
+    def _price_book(self, revision: int) -> PriceBook:
+        return self._prices.at_revision(self._engine, revision)
 
-    def _connect(self) -> Connection:
+    def _connect(self) -> Any:
+        """The writer's own DBAPI connection, from the engine's pool (pragmas applied)."""
         if self._connection is None:
-            self._connection = writer_connection(self._engine)
-        return self._connection
+            self._connection = self._engine.raw_connection()
+        return self._connection.driver_connection
 
     def _reset(self) -> None:
         self._grants = GrantCache(limits.grant_cache_accounts_max)
         if self._connection is not None:
             try:
                 self._connection.invalidate()
-                self._connection.close()
             finally:
                 self._connection = None
 
@@ -281,7 +286,7 @@ def _apply(batch: Batch, command: AnyCommand) -> Result:
         return error
 
 
-def _storage_error(error: SQLAlchemyError, committing: bool) -> StorageError:
+def _storage_error(error: Exception, committing: bool) -> StorageError:
     if committing:
         return StorageError(
             "The database failed while committing; the outcome is unknown. "
@@ -295,13 +300,13 @@ def load_batch(
     repo: LedgerRepository,
     commands: Sequence[AnyCommand],
     now_us: int,
-    prices: PriceBookCache,
+    prices: Callable[[int], PriceBook],
     grant_cache: GrantCache,
 ) -> Batch:
     """Lock the accounts the commands touch and read everything the rules will need."""
     account_ids = sorted({command.account_id for command in commands})
     states, revision = repo.lock_accounts(account_ids)
-    batch = Batch(now_us, prices.get(repo.connection, revision), books={})
+    batch = Batch(now_us, prices(revision), books={})
     if not states:
         return batch
     locked = sorted(states)
@@ -315,14 +320,14 @@ def load_batch(
 def _load_references(
     repo: LedgerRepository, batch: Batch, commands: Sequence[AnyCommand], locked: list[str]
 ) -> None:
+    """Idempotency records, the transactions commands point to, and their journal entries."""
     keys = [c.idempotency_key for c in commands if isinstance(c, KEYED) and c.idempotency_key]
     if keys:
         for record in repo.idempotency(locked, keys):
             batch.idempotency[(record.account_id, record.key)] = record
-    wanted = {r.transaction_id for r in batch.idempotency.values()}
     targets = {c.reservation_id for c in commands if isinstance(c, Settle | Cancel)}
     refunds = {c.transaction_id for c in commands if isinstance(c, Refund)}
-    wanted |= targets | refunds
+    wanted = targets | refunds | {r.transaction_id for r in batch.idempotency.values()}
     if wanted:
         for txn in repo.transactions(locked, sorted(wanted)):
             batch.transactions[txn.id] = txn
@@ -331,12 +336,20 @@ def _load_references(
         for txn in repo.pending_due(expiring, batch.now_us):
             batch.transactions[txn.id] = txn
             targets.add(txn.id)
-    with_entries = sorted(targets | refunds)
-    if with_entries:
-        for entry in repo.entries_of(locked, with_entries):
-            batch.entries_of.setdefault(entry.transaction_id, []).append(entry)
+    _load_entries(repo, batch, targets | refunds)
     if refunds:
         batch.refunded = repo.refunded(locked, sorted(refunds))
+
+
+def _load_entries(repo: LedgerRepository, batch: Batch, transaction_ids: set[str]) -> None:
+    ranges: list[tuple[str, int, int]] = []
+    for txn_id in sorted(transaction_ids):
+        txn = batch.transactions.get(txn_id)
+        if txn is not None and txn.entry_first_seq is not None and txn.entry_last_seq is not None:
+            ranges.append((txn.account_id, txn.entry_first_seq, txn.entry_last_seq))
+    if ranges:
+        for entry in repo.entries_in(ranges):
+            batch.entries_of.setdefault(entry.transaction_id, []).append(entry)
 
 
 def _load_extra_grants(

@@ -209,7 +209,7 @@ def test_a_grant_key_reused_with_another_amount_is_a_conflict() -> None:
     assert receipt_of(batch, grant).transaction is first.transaction
     before = outputs(batch)
     with pytest.raises(IdempotencyConflict):
-        batch.apply(dataclasses.replace(grant, amount_micros=2 * USD))
+        batch.apply(grant._replace(amount_micros=2 * USD))
     assert outputs(batch) == before
 
 
@@ -343,6 +343,8 @@ def reserved_batch() -> tuple[Batch, Transaction]:
         multiplier_ppm=PPM_ONE,
         expires_at_us=EARLIER + HOUR_US,
         api_key_id="key-1",
+        entry_first_seq=10,
+        entry_last_seq=10,
     )
     hold = Entry(
         ACCOUNT_ID,
@@ -413,7 +415,7 @@ def test_settling_again_with_the_same_units_is_a_replay() -> None:
     assert again.replayed and again.transaction is first.transaction
     assert outputs(batch) == before
     with pytest.raises(ReservationClosed):
-        batch.apply(dataclasses.replace(settle, units=14))
+        batch.apply(settle._replace(units=14))
     assert outputs(batch) == before
 
 
@@ -481,6 +483,8 @@ def charged_batch() -> tuple[Batch, Transaction]:
         unit_price_micros=SEARCH_PRICE,
         settled_at_us=EARLIER,
         api_key_id="key-1",
+        entry_first_seq=11,
+        entry_last_seq=12,
     )
     draws = [("promo", -200_000, 9_800_000, 11), ("paid", -300_000, 9_700_000, 12)]
     batch = make_batch(book)

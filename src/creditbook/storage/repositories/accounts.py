@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select, update
 
 from creditbook.domain.accounts import Account, ApiKey
 from creditbook.domain.grants import Grant
-from creditbook.storage.repositories.ledger import GRANT_COLUMNS, grant_from_row
+from creditbook.storage.repositories.ledger import GRANT_COLUMNS
 from creditbook.storage.tables import accounts, api_keys, grants
 
 KEY_COLUMNS = (
@@ -61,7 +61,7 @@ class AccountRepository:
         query = select(*GRANT_COLUMNS).where(grants.c.account_id == account_id)
         if open_only:
             query = query.where((grants.c.remaining_micros != 0) | (grants.c.held_micros != 0))
-        return [grant_from_row(row) for row in self.connection.execute(query)]
+        return [Grant(*row) for row in self.connection.execute(query)]
 
 
 class KeyRepository:

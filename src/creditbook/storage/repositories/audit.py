@@ -121,6 +121,19 @@ class AuditRepository:
         )
         return list(self.connection.execute(query).scalars())
 
+    def misplaced_ranges(self, account_id: str) -> list[str]:
+        """Transactions whose journal range holds another transaction's entries, or whose
+        latest posting's entries are not all inside their range."""
+        inside = and_(
+            j.account_id == t.account_id, j.seq >= t.entry_first_seq, j.seq <= t.entry_last_seq
+        )
+        foreign = (
+            select(t.id)
+            .select_from(transactions.join(journal_entries, inside))
+            .where(t.account_id == account_id, j.transaction_id != t.id)
+        )
+        return list(self.connection.execute(foreign.distinct()).scalars())
+
     def keys_charged_twice(self, account_id: str) -> list[str]:
         query = (
             select(t.idempotency_key)

@@ -1,20 +1,39 @@
 """What the writer reads and writes for a batch of ledger commands.
 
-Statements are built once per dialect (`LedgerStatements`) and executed with bound parameters:
-building a SQLAlchemy construct costs several times more than executing a cached one. Every
-statement filters by `account_id`. Writes go out as `executemany`, one statement per table per
-batch, whatever the number of commands in it.
+Every statement is a SQLAlchemy Core construct, compiled once per dialect into SQL text with
+positional parameters (`Sql`), and run through the DBAPI cursor of the writer's connection,
+inside the transaction SQLAlchemy began. This path runs for every charge, and building or
+processing parameters through SQLAlchemy's execution layer costs several times what SQLite
+spends executing the statement (see docs/benchmarks.md). Rows go out as `executemany` of
+tuples: one statement per table per batch, whatever the number of commands in it.
+
+Every statement filters by `account_id`. `IN` lists are compiled for a power-of-two number of
+values and padded by repeating the last one, so a handful of compiled variants serve any batch.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Insert, bindparam, func, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import Select, Update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
 
 from creditbook.domain.book import AccountState, Entry
 from creditbook.domain.commands import IdempotencyRecord, UsageKey
@@ -44,331 +63,378 @@ ACCOUNT_STATE_COLUMNS = (
 )
 GRANT_COLUMNS = tuple(grants.c)
 TRANSACTION_COLUMNS = tuple(transactions.c)
+TRANSACTION_FIELDS = tuple(c.name for c in TRANSACTION_COLUMNS)
 ENTRY_COLUMNS = tuple(journal_entries.c)
+USAGE_KEY = ("account_id", "bucket_start_us", "operation", "api_key_id")
 
 
-def _ids(name: str) -> Any:
-    return bindparam(name, expanding=True)
+def positional_dialect(name: str) -> Dialect:
+    """The dialect to compile for, with positional parameters (`?` or `%s`)."""
+    if name == "sqlite":
+        return sqlite.pysqlite.dialect()
+    return postgresql.psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
 
 
-class LedgerStatements:
-    """Every statement the writer runs, built once for one dialect."""
+class Sql:
+    """A Core construct compiled once: its SQL text and the order of its parameters."""
 
-    def __init__(self, dialect: str) -> None:
-        revision = select(price_book_meta.c.revision).where(price_book_meta.c.id == 1)
-        # SQLite renders no FOR UPDATE: there BEGIN IMMEDIATE has already taken the lock.
-        self.lock_accounts: Select[Any] = (
-            select(*ACCOUNT_STATE_COLUMNS, revision.scalar_subquery().label("price_revision"))
-            .where(accounts.c.id.in_(_ids("account_ids")))
-            .order_by(accounts.c.id)
-            .with_for_update(of=accounts)
-        )
-        self.open_grants = select(*GRANT_COLUMNS).where(
-            grants.c.account_id.in_(_ids("account_ids")),
-            (grants.c.remaining_micros != 0) | (grants.c.held_micros != 0),
-        )
-        self.grants_by_id = select(*GRANT_COLUMNS).where(
-            grants.c.account_id.in_(_ids("account_ids")), grants.c.id.in_(_ids("grant_ids"))
-        )
-        self.idempotency = select(*idempotency_records.c).where(
-            idempotency_records.c.account_id.in_(_ids("account_ids")),
-            idempotency_records.c.key.in_(_ids("keys")),
-        )
-        self.transactions_by_id = select(*TRANSACTION_COLUMNS).where(
-            transactions.c.account_id.in_(_ids("account_ids")),
-            transactions.c.id.in_(_ids("transaction_ids")),
-        )
-        self.pending_due = select(*TRANSACTION_COLUMNS).where(
-            transactions.c.status == "pending",
-            transactions.c.expires_at_us <= bindparam("now_us"),
-            transactions.c.account_id.in_(_ids("account_ids")),
-        )
-        self.entries_of = (
-            select(*ENTRY_COLUMNS)
-            .where(
-                journal_entries.c.account_id.in_(_ids("account_ids")),
-                journal_entries.c.transaction_id.in_(_ids("transaction_ids")),
-            )
-            .order_by(journal_entries.c.account_id, journal_entries.c.seq)
-        )
-        self.refunded = (
-            select(transactions.c.reverses_id, func.sum(transactions.c.credits_micros))
-            .where(
-                transactions.c.account_id.in_(_ids("account_ids")),
-                transactions.c.reverses_id.in_(_ids("transaction_ids")),
-            )
-            .group_by(transactions.c.reverses_id)
-        )
-        self.update_account = self._update_account()
-        self.update_grant = (
-            update(grants)
-            .where(
-                grants.c.account_id == bindparam("b_account_id"), grants.c.id == bindparam("b_id")
-            )
-            .values(remaining_micros=bindparam("b_remaining"), held_micros=bindparam("b_held"))
-        )
-        self.update_transaction = self._update_transaction()
-        self.insert_grant = grants.insert()
-        self.insert_transaction = transactions.insert()
-        self.insert_entry = journal_entries.insert()
-        self.insert_idempotency = idempotency_records.insert()
-        self.upsert_usage = _usage_upsert(dialect)
+    def __init__(self, construct: ClauseElement, dialect: Dialect) -> None:
+        compiled: Any = construct.compile(dialect=dialect)
+        self.text = str(compiled)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
 
-    @staticmethod
-    def _update_account() -> Update:
-        return (
-            update(accounts)
-            .where(accounts.c.id == bindparam("b_id"))
-            .values(
-                balance_micros=bindparam("b_balance"),
-                reserved_micros=bindparam("b_reserved"),
-                lifetime_spend_micros=bindparam("b_lifetime"),
-                month_start_us=bindparam("b_month_start"),
-                month_spend_micros=bindparam("b_month_spend"),
-                entry_seq=bindparam("b_entry_seq"),
-                updated_at_us=bindparam("b_now"),
-            )
-        )
-
-    @staticmethod
-    def _update_transaction() -> Update:
-        return (
-            update(transactions)
-            .where(
-                transactions.c.account_id == bindparam("b_account_id"),
-                transactions.c.id == bindparam("b_id"),
-            )
-            .values(
-                status=bindparam("b_status"),
-                credits_micros=bindparam("b_credits"),
-                units=bindparam("b_units"),
-                settled_at_us=bindparam("b_settled_at"),
-                balance_after_micros=bindparam("b_balance_after"),
-                note=bindparam("b_note"),
-            )
-        )
+    def check(self, *names: str) -> Sql:
+        """Pair assertion: the tuples the code builds match the compiled parameter order."""
+        assert self.names == names, f"parameter order {self.names} != {names}"
+        return self
 
 
-def _usage_upsert(dialect: str) -> Insert:
-    module: Any = sqlite if dialect == "sqlite" else postgresql
-    statement = module.insert(usage_buckets)
+def _padded(values: Sequence[str]) -> tuple[int, list[str]]:
+    size = 1
+    while size < len(values):
+        size *= 2
+    return size, [*values, *[values[-1]] * (size - len(values))]
+
+
+def _in_list(prefix: str, size: int) -> list[Any]:
+    return [bindparam(f"{prefix}{i}") for i in range(size)]
+
+
+ROWS_PER_STATEMENT_MAX = 256  # rows one multi-row write carries; a power of two
+
+
+def _row_params(names: Sequence[str], size: int) -> list[str]:
+    return [f"{name}_{i}" for i in range(size) for name in names]
+
+
+def _insert_rows(table: Any, size: int) -> tuple[Any, tuple[str, ...]]:
+    names = tuple(c.name for c in table.c)
+    rows: list[dict[str, Any]] = [{n: bindparam(f"{n}_{i}") for n in names} for i in range(size)]
+    return insert(table).values(rows), names
+
+
+def _upsert_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
+    module: Any = postgresql if pg else sqlite
+    names = (*USAGE_KEY, "spend_micros", "units", "charges")
+    rows: list[dict[str, Any]] = [{n: bindparam(f"{n}_{i}") for n in names} for i in range(size)]
+    statement = module.insert(usage_buckets).values(rows)
     excluded = statement.excluded
-    result: Insert = statement.on_conflict_do_update(
-        index_elements=["account_id", "bucket_start_us", "operation", "api_key_id"],
+    upsert = statement.on_conflict_do_update(
+        index_elements=list(USAGE_KEY),
         set_={
             "spend_micros": usage_buckets.c.spend_micros + excluded.spend_micros,
             "units": usage_buckets.c.units + excluded.units,
             "charges": usage_buckets.c.charges + excluded.charges,
         },
     )
-    return result
+    return upsert, names
 
 
-def grant_from_row(row: Sequence[Any]) -> Grant:
-    return Grant(*row)
+def _update_rows(
+    table: Any, keys: Sequence[str], fields: Sequence[str], size: int, pg: bool
+) -> tuple[Any, tuple[str, ...]]:
+    """`WITH v(keys..., fields...) AS (VALUES ...) UPDATE table SET ... FROM v WHERE keys`."""
+    names = (*keys, *fields)
+
+    def value(name: str, i: int) -> Any:
+        param: Any = bindparam(f"{name}_{i}")
+        # PostgreSQL types a bare VALUES list as text: say what each column is.
+        return cast(param, table.c[name].type) if pg else param
+
+    data = values(*[column(n) for n in names], name="v").data(
+        [tuple(value(n, i) for n in names) for i in range(size)]
+    )
+    rows = data.cte("v")
+    statement = (
+        update(table)
+        .values({f: rows.c[f] for f in fields})
+        .where(*[table.c[k] == rows.c[k] for k in keys])
+    )
+    return statement, names
 
 
-def transaction_from_row(row: Any) -> Transaction:
-    values = row._mapping
-    details = values["details"]
-    fields = {name: values[name] for name in TRANSACTION_FIELDS}
-    return Transaction(**fields, details=json.loads(details) if details else None)
+ACCOUNT_FIELDS = (
+    "balance_micros",
+    "reserved_micros",
+    "lifetime_spend_micros",
+    "month_start_us",
+    "month_spend_micros",
+    "entry_seq",
+    "updated_at_us",
+)
+GRANT_FIELDS = ("remaining_micros", "held_micros")
+TRANSACTION_CHANGES = (
+    "settled_at_us",
+    "status",
+    "credits_micros",
+    "balance_after_micros",
+    "units",
+    "note",
+    "entry_first_seq",
+    "entry_last_seq",
+)
+PAIR = ("account_id", "id")
+
+_WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
+    "insert_grant": lambda n, _pg: _insert_rows(grants, n),
+    "insert_transaction": lambda n, _pg: _insert_rows(transactions, n),
+    "insert_entry": lambda n, _pg: _insert_rows(journal_entries, n),
+    "insert_idempotency": lambda n, _pg: _insert_rows(idempotency_records, n),
+    "upsert_usage": _upsert_usage_rows,
+    "update_account": lambda n, pg: _update_rows(accounts, ("id",), ACCOUNT_FIELDS, n, pg),
+    "update_grant": lambda n, pg: _update_rows(grants, PAIR, GRANT_FIELDS, n, pg),
+    "update_transaction": lambda n, pg: _update_rows(
+        transactions, PAIR, TRANSACTION_CHANGES, n, pg
+    ),
+}
 
 
-TRANSACTION_FIELDS = tuple(c.name for c in transactions.c if c.name != "details")
+@functools.lru_cache(maxsize=512)
+def compiled_write(dialect_name: str, kind: str, size: int) -> Sql:
+    """A write of `size` rows, compiled once per process (a pure function of its arguments)."""
+    construct, names = _WRITES[kind](size, dialect_name != "sqlite")
+    return Sql(construct, positional_dialect(dialect_name)).check(*_row_params(names, size))
 
 
-def entry_from_row(row: Sequence[Any]) -> Entry:
-    return Entry(*row)
+@functools.lru_cache(maxsize=64)
+def compiled_read(dialect_name: str, kind: str, size: int) -> Sql:
+    """A hot-path read whose `IN` list holds `size` values."""
+    sql = Sql(_READS[kind](size), positional_dialect(dialect_name))
+    return sql.check(*[f"a{i}" for i in range(size)])
+
+
+class LedgerStatements:
+    """The statements of one dialect; each size is compiled on first use, once per process."""
+
+    def __init__(self, dialect_name: str) -> None:
+        self.dialect_name = dialect_name
+        self.dialect = positional_dialect(dialect_name)
+
+    def read(self, kind: str, size: int) -> Sql:
+        return compiled_read(self.dialect_name, kind, size)
+
+    def write(self, kind: str, size: int) -> Sql:
+        return compiled_write(self.dialect_name, kind, size)
+
+
+def _lock_accounts(size: int) -> Any:
+    # SQLite renders no FOR UPDATE: there BEGIN IMMEDIATE has already taken the lock.
+    one: Any = literal_column("1")
+    revision = select(price_book_meta.c.revision).where(price_book_meta.c.id == one)
+    return (
+        select(*ACCOUNT_STATE_COLUMNS, revision.scalar_subquery().label("price_revision"))
+        .where(accounts.c.id.in_(_in_list("a", size)))
+        .order_by(accounts.c.id)
+        .with_for_update(of=accounts)
+    )
+
+
+def _open_grants(size: int) -> Any:
+    return select(*GRANT_COLUMNS).where(
+        grants.c.account_id.in_(_in_list("a", size)),
+        (grants.c.remaining_micros != literal_column("0"))
+        | (grants.c.held_micros != literal_column("0")),
+    )
+
+
+_READS: dict[str, Callable[[int], Any]] = {
+    "lock_accounts": _lock_accounts,
+    "open_grants": _open_grants,
+}
 
 
 class LedgerRepository:
-    """Reads and writes of one writer transaction; every call is one statement."""
+    """Reads and writes of one writer transaction, on the DBAPI connection that runs it."""
 
-    def __init__(self, connection: Connection, statements: LedgerStatements) -> None:
-        self.connection = connection
+    def __init__(self, driver: Any, statements: LedgerStatements) -> None:
+        self.driver = driver
         self.s = statements
+        self.cursor = driver.cursor()
 
-    # Reads
+    # Reads on the hot path (raw cursor)
 
     def lock_accounts(self, account_ids: list[str]) -> tuple[dict[str, AccountState], int]:
-        rows = self.connection.execute(self.s.lock_accounts, {"account_ids": account_ids}).all()
+        rows = self._select("lock_accounts", account_ids)
         states = {row[0]: AccountState(*row[:10]) for row in rows}
         revision = rows[0][10] if rows else 0
         return states, revision
 
     def open_grants(self, account_ids: list[str]) -> list[Grant]:
-        rows = self.connection.execute(self.s.open_grants, {"account_ids": account_ids})
-        return [grant_from_row(row) for row in rows]
+        return [Grant(*row) for row in self._select("open_grants", account_ids)]
+
+    def _select(self, kind: str, values: list[str]) -> list[tuple[Any, ...]]:
+        size, padded = _padded(values)
+        self.cursor.execute(self.s.read(kind, size).text, padded)
+        return list(self.cursor.fetchall())
+
+    # Reads off the hot path: compiled per call, run on the same connection and transaction
+
+    def _query(self, construct: Any) -> list[tuple[Any, ...]]:
+        compiled = construct.compile(
+            dialect=self.s.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        params = compiled.construct_params()
+        self.cursor.execute(str(compiled), [params[name] for name in compiled.positiontup or ()])
+        return list(self.cursor.fetchall())
 
     def grants_by_id(self, account_ids: list[str], grant_ids: list[str]) -> list[Grant]:
-        params = {"account_ids": account_ids, "grant_ids": grant_ids}
-        return [grant_from_row(row) for row in self.connection.execute(self.s.grants_by_id, params)]
+        query = select(*GRANT_COLUMNS).where(
+            grants.c.account_id.in_(account_ids), grants.c.id.in_(grant_ids)
+        )
+        return [Grant(*row) for row in self._query(query)]
 
     def idempotency(self, account_ids: list[str], keys: list[str]) -> list[IdempotencyRecord]:
-        params = {"account_ids": account_ids, "keys": keys}
-        rows = self.connection.execute(self.s.idempotency, params)
-        return [IdempotencyRecord(*row) for row in rows]
+        r = idempotency_records.c
+        query = select(*idempotency_records.c).where(r.account_id.in_(account_ids), r.key.in_(keys))
+        return [IdempotencyRecord(*row) for row in self._query(query)]
 
     def transactions(self, account_ids: list[str], transaction_ids: list[str]) -> list[Transaction]:
-        params = {"account_ids": account_ids, "transaction_ids": transaction_ids}
-        rows = self.connection.execute(self.s.transactions_by_id, params)
-        return [transaction_from_row(row) for row in rows]
+        t = transactions.c
+        query = select(*TRANSACTION_COLUMNS).where(
+            t.account_id.in_(account_ids), t.id.in_(transaction_ids)
+        )
+        return [transaction_from_row(row) for row in self._query(query)]
 
     def pending_due(self, account_ids: list[str], now_us: int) -> list[Transaction]:
-        params = {"account_ids": account_ids, "now_us": now_us}
-        rows = self.connection.execute(self.s.pending_due, params)
-        return [transaction_from_row(row) for row in rows]
+        t = transactions.c
+        query = select(*TRANSACTION_COLUMNS).where(
+            t.status == "pending", t.expires_at_us <= now_us, t.account_id.in_(account_ids)
+        )
+        return [transaction_from_row(row) for row in self._query(query)]
 
-    def entries_of(self, account_ids: list[str], transaction_ids: list[str]) -> list[Entry]:
-        params = {"account_ids": account_ids, "transaction_ids": transaction_ids}
-        return [entry_from_row(row) for row in self.connection.execute(self.s.entries_of, params)]
+    def entries_in(self, ranges: list[tuple[str, int, int]]) -> list[Entry]:
+        """Journal entries in the given (account, first seq, last seq) ranges, in order."""
+        j = journal_entries.c
+        wanted = [
+            and_(j.account_id == account_id, j.seq >= first, j.seq <= last)
+            for account_id, first, last in ranges
+        ]
+        query = select(*ENTRY_COLUMNS).where(or_(*wanted)).order_by(j.account_id, j.seq)
+        return [Entry(*row) for row in self._query(query)]
 
     def refunded(self, account_ids: list[str], transaction_ids: list[str]) -> dict[str, int]:
-        params = {"account_ids": account_ids, "transaction_ids": transaction_ids}
-        rows = self.connection.execute(self.s.refunded, params)
-        return {row[0]: int(row[1]) for row in rows}
+        t = transactions.c
+        query = (
+            select(t.reverses_id, func.sum(t.credits_micros))
+            .where(t.account_id.in_(account_ids), t.reverses_id.in_(transaction_ids))
+            .group_by(t.reverses_id)
+        )
+        return {row[0]: int(row[1]) for row in self._query(query)}
 
-    # Writes
+    # Writes: multi-row statements, so a batch is a handful of statement executions (each
+    # execution lets other threads run; one per row would hand the GIL away once per row).
 
     def update_accounts(self, states: Iterable[AccountState], now_us: int) -> None:
-        params = [
-            {
-                "b_id": a.id,
-                "b_balance": a.balance_micros,
-                "b_reserved": a.reserved_micros,
-                "b_lifetime": a.lifetime_spend_micros,
-                "b_month_start": a.month_start_us,
-                "b_month_spend": a.month_spend_micros,
-                "b_entry_seq": a.entry_seq,
-                "b_now": now_us,
-            }
+        rows = [
+            (
+                a.id,
+                a.balance_micros,
+                a.reserved_micros,
+                a.lifetime_spend_micros,
+                a.month_start_us,
+                a.month_spend_micros,
+                a.entry_seq,
+                now_us,
+            )
             for a in states
         ]
-        self._many(self.s.update_account, params)
+        self._rows("update_account", rows)
 
     def insert_grants(self, new: Iterable[Grant]) -> None:
-        self._many(self.s.insert_grant, [_grant_values(g) for g in new])
+        self._rows("insert_grant", [grant_values(g) for g in new])
 
     def update_grants(self, changed: Iterable[Grant]) -> None:
-        params = [
-            {
-                "b_account_id": g.account_id,
-                "b_id": g.id,
-                "b_remaining": g.remaining_micros,
-                "b_held": g.held_micros,
-            }
-            for g in changed
-        ]
-        self._many(self.s.update_grant, params)
+        rows = [(g.account_id, g.id, g.remaining_micros, g.held_micros) for g in changed]
+        self._rows("update_grant", rows)
 
     def insert_transactions(self, new: Iterable[Transaction]) -> None:
-        self._many(self.s.insert_transaction, [transaction_values(t) for t in new])
+        self._rows("insert_transaction", [transaction_values(t) for t in new])
 
     def update_transactions(self, changed: Iterable[Transaction]) -> None:
-        params = [
-            {
-                "b_account_id": t.account_id,
-                "b_id": t.id,
-                "b_status": t.status,
-                "b_credits": t.credits_micros,
-                "b_units": t.units,
-                "b_settled_at": t.settled_at_us,
-                "b_balance_after": t.balance_after_micros,
-                "b_note": t.note,
-            }
+        rows = [
+            (
+                t.account_id,
+                t.id,
+                t.settled_at_us,
+                str(t.status),
+                t.credits_micros,
+                t.balance_after_micros,
+                t.units,
+                t.note,
+                t.entry_first_seq,
+                t.entry_last_seq,
+            )
             for t in changed
         ]
-        self._many(self.s.update_transaction, params)
+        self._rows("update_transaction", rows)
 
     def insert_entries(self, entries: Iterable[Entry]) -> None:
-        params = [
-            {
-                "account_id": e.account_id,
-                "seq": e.seq,
-                "transaction_id": e.transaction_id,
-                "grant_id": e.grant_id,
-                "kind": e.kind,
-                "amount_micros": e.amount_micros,
-                "hold_micros": e.hold_micros,
-                "balance_after_micros": e.balance_after_micros,
-                "reserved_after_micros": e.reserved_after_micros,
-                "at_us": e.at_us,
-            }
-            for e in entries
-        ]
-        self._many(self.s.insert_entry, params)
+        self._rows("insert_entry", list(entries))
 
     def upsert_usage(self, usage: dict[UsageKey, list[int]]) -> None:
-        params = [
-            {
-                "account_id": key[0],
-                "bucket_start_us": key[1],
-                "operation": key[2],
-                "api_key_id": key[3],
-                "spend_micros": totals[0],
-                "units": totals[1],
-                "charges": totals[2],
-            }
-            for key, totals in usage.items()
-        ]
-        self._many(self.s.upsert_usage, params)
+        self._rows("upsert_usage", [(*key, *totals) for key, totals in usage.items()])
 
     def insert_idempotency(self, records: Iterable[IdempotencyRecord]) -> None:
-        params = [
-            {
-                "account_id": r.account_id,
-                "key": r.key,
-                "fingerprint": r.fingerprint,
-                "transaction_id": r.transaction_id,
-                "created_at_us": r.created_at_us,
-            }
-            for r in records
-        ]
-        self._many(self.s.insert_idempotency, params)
+        self._rows("insert_idempotency", list(records))
 
-    def _many(self, statement: Any, params: list[dict[str, Any]]) -> None:
-        if params:
-            self.connection.execute(statement, params)
+    def _rows(self, kind: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Write the rows in chunks whose sizes are powers of two (few compiled variants)."""
+        done, total = 0, len(rows)
+        while done < total:
+            size = min(1 << ((total - done).bit_length() - 1), ROWS_PER_STATEMENT_MAX)
+            chunk = rows[done : done + size]
+            self.cursor.execute(
+                self.s.write(kind, size).text, [value for row in chunk for value in row]
+            )
+            done += size
 
 
-def _grant_values(g: Grant) -> dict[str, Any]:
-    return {
-        "account_id": g.account_id,
-        "id": g.id,
-        "kind": str(g.kind),
-        "priority": g.priority,
-        "effective_at_us": g.effective_at_us,
-        "expires_at_us": g.expires_at_us,
-        "created_at_us": g.created_at_us,
-        "amount_micros": g.amount_micros,
-        "remaining_micros": g.remaining_micros,
-        "held_micros": g.held_micros,
-    }
+def transaction_from_row(row: Any) -> Transaction:
+    values = dict(zip(TRANSACTION_FIELDS, row, strict=True))
+    details = values.pop("details")
+    return Transaction(**values, details=json.loads(details) if details else None)
 
 
-def transaction_values(t: Transaction) -> dict[str, Any]:
-    return {
-        "account_id": t.account_id,
-        "id": t.id,
-        "created_at_us": t.created_at_us,
-        "settled_at_us": t.settled_at_us,
-        "type": t.type,
-        "operation": t.operation,
-        "status": str(t.status),
-        "credits_micros": t.credits_micros,
-        "balance_after_micros": t.balance_after_micros,
-        "units": t.units,
-        "reserved_units": t.reserved_units,
-        "reserved_micros": t.reserved_micros,
-        "unit_price_micros": t.unit_price_micros,
-        "multiplier_ppm": t.multiplier_ppm,
-        "expires_at_us": t.expires_at_us,
-        "api_key_id": t.api_key_id,
-        "idempotency_key": t.idempotency_key,
-        "request_id": t.request_id,
-        "reverses_id": t.reverses_id,
-        "grant_id": t.grant_id,
-        "note": t.note,
-        "details": json.dumps(t.details, separators=(",", ":")) if t.details else None,
-    }
+def grant_values(g: Grant) -> tuple[Any, ...]:
+    return (
+        g.account_id,
+        g.id,
+        str(g.kind),
+        g.priority,
+        g.effective_at_us,
+        g.expires_at_us,
+        g.created_at_us,
+        g.amount_micros,
+        g.remaining_micros,
+        g.held_micros,
+    )
+
+
+def transaction_values(t: Transaction) -> tuple[Any, ...]:
+    """The row of a transaction, in the table's column order."""
+    return (
+        t.account_id,
+        t.id,
+        t.created_at_us,
+        t.settled_at_us,
+        t.type,
+        t.operation,
+        str(t.status),
+        t.credits_micros,
+        t.balance_after_micros,
+        t.units,
+        t.reserved_units,
+        t.reserved_micros,
+        t.unit_price_micros,
+        t.multiplier_ppm,
+        t.expires_at_us,
+        t.api_key_id,
+        t.idempotency_key,
+        t.request_id,
+        t.reverses_id,
+        t.grant_id,
+        t.note,
+        json.dumps(t.details, separators=(",", ":")) if t.details else None,
+        t.entry_first_seq,
+        t.entry_last_seq,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from creditbook.domain.pricing import Price, PriceBook, SpendTier
 from creditbook.storage.tables import price_book_meta, prices, spend_tiers
@@ -82,7 +82,11 @@ class PriceRepository:
 
 
 class PriceBookCache:
-    """The current price book, reloaded only when its revision number moves."""
+    """The current price book, reloaded only when its revision number moves.
+
+    The writer learns the revision from its locking read and calls `at_revision`; a reload
+    reads through a pooled connection of its own.
+    """
 
     def __init__(self, *, preview_threshold_micros: int) -> None:
         self._threshold = preview_threshold_micros
@@ -99,3 +103,10 @@ class PriceBookCache:
         with self._lock:
             self._book = loaded
         return loaded
+
+    def at_revision(self, engine: Engine, revision: int) -> PriceBook:
+        book = self._book
+        if book is not None and book.revision >= revision:
+            return book
+        with engine.connect() as connection:
+            return self.get(connection, revision)

@@ -172,14 +172,14 @@ def _transactions() -> None:
         sa.Column("grant_id", sa.String(ID), nullable=True),
         sa.Column("note", sa.String(1000), nullable=True),
         sa.Column("details", sa.Text, nullable=True),
+        sa.Column("entry_first_seq", sa.BigInteger, nullable=True),
+        sa.Column("entry_last_seq", sa.BigInteger, nullable=True),
         sa.CheckConstraint("status IN ('pending', 'success', 'error')", name="status"),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name="fk_transactions_account_id_accounts"
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name="pk_transactions"),
-    )
-    op.create_index(
-        "ix_transactions_account_id_created_at_us", "transactions", ["account_id", "created_at_us"]
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_transactions_reverses",
@@ -225,11 +225,6 @@ def _journal_entries() -> None:
         ),
         sa.PrimaryKeyConstraint("account_id", "seq", name="pk_journal_entries"),
         sqlite_with_rowid=False,
-    )
-    op.create_index(
-        "ix_journal_entries_account_id_transaction_id",
-        "journal_entries",
-        ["account_id", "transaction_id"],
     )
 
 
