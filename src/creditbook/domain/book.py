@@ -14,7 +14,13 @@ from typing import NamedTuple
 
 from creditbook import ids
 from creditbook.clock import month_start_us
-from creditbook.domain.grants import DEFAULT_PRIORITY, Grant, GrantKind, available_micros
+from creditbook.domain.grants import (
+    DEFAULT_PRIORITY,
+    OVERDRAFT_GRANT_ID,
+    Grant,
+    GrantKind,
+    available_micros,
+)
 from creditbook.errors import InsufficientFunds
 
 
@@ -162,15 +168,40 @@ class Book:
         `already` is what earlier refunds of the same charge gave back; they came from the
         same end, so they are skipped first.
         """
-        skip, left = already, amount
+        skip, left, surplus = already, amount, 0
         for grant_id, part in reversed(draws):
             room = part - min(part, skip)
             skip -= min(part, skip)
             give = min(room, left)
+            left -= give
+            grant = self._by_id[grant_id]
+            if grant.is_overdraft:
+                # Only what is still owed goes back to the debt; whatever a later top-up
+                # already repaid comes back as credit of its own.
+                owed = min(give, -grant.remaining_micros)
+                surplus += give - owed
+                give = owed
             if give:
-                self._post(self._by_id[grant_id], txn_id, EntryKind.REFUND, give, 0)
-                left -= give
+                self._post(grant, txn_id, EntryKind.REFUND, give, 0)
         assert left == 0, "a refund larger than the charge reached the book"
+        if surplus:
+            self._refund_grant(surplus, txn_id=txn_id)
+
+    def _refund_grant(self, amount: int, *, txn_id: str) -> None:
+        grant = Grant(
+            self.account.id,
+            ids.grant_id(self.now_us),
+            GrantKind.ADJUSTMENT,
+            DEFAULT_PRIORITY[GrantKind.ADJUSTMENT],
+            self.now_us,
+            None,
+            self.now_us,
+            amount,
+            0,
+        )
+        self._insert(grant)
+        self.new_grants[grant.id] = grant
+        self._post(grant, txn_id, EntryKind.REFUND, amount, 0)
 
     def unrecord_spend(self, amount: int, *, spent_at_us: int) -> None:
         self.account.lifetime_spend_micros -= amount
@@ -245,11 +276,15 @@ class Book:
         return last if last is not None and last.is_overdraft else None
 
     def _open_debt(self) -> Grant:
+        """The account's one overdraft grant, created the first time the account needs it.
+
+        Storage always loads it once it exists (even at zero), so there is never a second.
+        """
         debt = self._debt()
         if debt is None:
             debt = Grant(
                 self.account.id,
-                ids.grant_id(self.now_us),
+                OVERDRAFT_GRANT_ID,
                 GrantKind.OVERDRAFT,
                 DEFAULT_PRIORITY[GrantKind.OVERDRAFT],
                 self.now_us,

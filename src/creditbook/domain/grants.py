@@ -24,6 +24,7 @@ class GrantKind(StrEnum):
 
 
 OVERDRAFT = GrantKind.OVERDRAFT.value
+OVERDRAFT_GRANT_ID = "grt_overdraft"  # one per account (the key is account_id + id)
 
 # Free credits that may expire go first, paid credits last, unless the grant says otherwise.
 DEFAULT_PRIORITY = {

@@ -40,6 +40,9 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 ID = 40  # "txn_" + a UUID
+# Grants a write may touch: those with money left or held, and the account's overdraft grant
+# (kept even at zero, so an account never has two).
+OPEN_GRANTS = "(remaining_micros <> 0 OR held_micros <> 0 OR kind = 'overdraft')"
 MONEY = BigInteger
 TIME = BigInteger
 
@@ -109,8 +112,8 @@ grants = Table(
     Index(
         "ix_grants_open",
         "account_id",
-        sqlite_where=text("remaining_micros <> 0 OR held_micros <> 0"),
-        postgresql_where=text("remaining_micros <> 0 OR held_micros <> 0"),
+        sqlite_where=text(OPEN_GRANTS),
+        postgresql_where=text(OPEN_GRANTS),
     ),
 )
 

@@ -116,7 +116,9 @@ class GrantCache:
     def remember(self, books: dict[str, Book]) -> None:
         for account_id, book in books.items():
             open_grants = tuple(
-                grant_values(g) for g in book.grants if g.remaining_micros or g.held_micros
+                grant_values(g)
+                for g in book.grants
+                if g.remaining_micros or g.held_micros or g.is_overdraft
             )
             self._items[account_id] = (book.account.entry_seq, open_grants)
             self._items.move_to_end(account_id)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, text, update
 
 from creditbook.domain.accounts import Account, ApiKey
 from creditbook.domain.grants import Grant
 from creditbook.storage.repositories.ledger import GRANT_COLUMNS
-from creditbook.storage.tables import accounts, api_keys, grants
+from creditbook.storage.tables import OPEN_GRANTS, accounts, api_keys, grants
 
 KEY_COLUMNS = (
     api_keys.c.id,
@@ -60,7 +60,7 @@ class AccountRepository:
     def grants(self, account_id: str, *, open_only: bool = True) -> list[Grant]:
         query = select(*GRANT_COLUMNS).where(grants.c.account_id == account_id)
         if open_only:
-            query = query.where((grants.c.remaining_micros != 0) | (grants.c.held_micros != 0))
+            query = query.where(text(OPEN_GRANTS))
         return [Grant(*row) for row in self.connection.execute(query)]
 
 

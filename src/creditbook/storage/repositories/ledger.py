@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     update,
     values,
 )
@@ -40,6 +41,7 @@ from creditbook.domain.commands import IdempotencyRecord, UsageKey
 from creditbook.domain.grants import Grant
 from creditbook.domain.transactions import Transaction
 from creditbook.storage.tables import (
+    OPEN_GRANTS,
     accounts,
     grants,
     idempotency_records,
@@ -231,9 +233,7 @@ def _lock_accounts(size: int) -> Any:
 
 def _open_grants(size: int) -> Any:
     return select(*GRANT_COLUMNS).where(
-        grants.c.account_id.in_(_in_list("a", size)),
-        (grants.c.remaining_micros != literal_column("0"))
-        | (grants.c.held_micros != literal_column("0")),
+        grants.c.account_id.in_(_in_list("a", size)), text(OPEN_GRANTS)
     )
 
 

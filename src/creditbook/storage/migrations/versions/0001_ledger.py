@@ -19,6 +19,7 @@ branch_labels = None
 depends_on = None
 
 ID = 40
+OPEN_GRANTS = "(remaining_micros <> 0 OR held_micros <> 0 OR kind = 'overdraft')"
 MONEY = sa.BigInteger
 TIME = sa.BigInteger
 
@@ -142,8 +143,8 @@ def _grants() -> None:
         "ix_grants_open",
         "grants",
         ["account_id"],
-        sqlite_where=sa.text("remaining_micros <> 0 OR held_micros <> 0"),
-        postgresql_where=sa.text("remaining_micros <> 0 OR held_micros <> 0"),
+        sqlite_where=sa.text(OPEN_GRANTS),
+        postgresql_where=sa.text(OPEN_GRANTS),
     )
 
 
