@@ -43,11 +43,11 @@ class Settings(BaseSettings):
         description="Most commands one writer transaction carries (group commit).",
     )
     group_commit_wait_us: int = Field(
-        0,
+        500,
         ge=0,
         le=limits.group_commit_wait_us_max,
-        description="How long the writer waits for more commands before it starts a "
-        "transaction. 0 means no wait: commands that arrive during a commit go in the next.",
+        description="Longest the writer waits, before starting a transaction, for as many "
+        "callers as its last transaction served (it never waits for a lone caller). 0: no wait.",
     )
     preview_tier_threshold_usd: Decimal = Field(
         Decimal(2000),

@@ -16,6 +16,7 @@ from creditbook import ids
 from creditbook.clock import month_start_us
 from creditbook.domain.grants import (
     DEFAULT_PRIORITY,
+    OVERDRAFT,
     OVERDRAFT_GRANT_ID,
     Grant,
     GrantKind,
@@ -245,11 +246,21 @@ class Book:
 
     def _post(self, grant: Grant, txn_id: str, kind: str, amount: int, hold: int) -> None:
         account = self.account
-        limit = account.overdraft_limit_micros
-        free_before = grant.free_micros(self.now_us, limit)
-        grant.remaining_micros += amount
-        grant.held_micros += hold
-        self._available += grant.free_micros(self.now_us, limit) - free_before
+        now = self.now_us
+        if grant.kind == OVERDRAFT:  # its free amount is clamped at zero: recompute it
+            limit = account.overdraft_limit_micros
+            free_before = grant.free_micros(now, limit)
+            grant.remaining_micros += amount
+            grant.held_micros += hold
+            self._available += grant.free_micros(now, limit) - free_before
+        else:
+            # Any other grant keeps remaining >= held, so its free amount moves exactly by
+            # amount - hold while it is live, and stays 0 otherwise.
+            grant.remaining_micros += amount
+            grant.held_micros += hold
+            expires = grant.expires_at_us
+            if grant.effective_at_us <= now and (expires is None or now < expires):
+                self._available += amount - hold
         account.balance_micros += amount
         account.reserved_micros += hold
         account.entry_seq += 1

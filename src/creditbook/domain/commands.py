@@ -20,7 +20,7 @@ from creditbook.domain.book import Book, Draw, Entry, EntryKind
 from creditbook.domain.grants import DEFAULT_PRIORITY, TRANSACTION_TYPE, Grant, GrantKind
 from creditbook.domain.pricing import PriceBook, Quote
 from creditbook.domain.transactions import Receipt, Status, Transaction, TransactionType
-from creditbook.domain.usage import bucket_start_us
+from creditbook.domain.usage import BUCKET_US
 from creditbook.errors import (
     AccountSuspended,
     IdempotencyConflict,
@@ -238,13 +238,9 @@ class Batch:
             self.changed_transactions[txn.id] = txn
 
     def add_usage(self, txn: Transaction, *, spend: int, units: int, charges: int) -> None:
-        assert txn.operation is not None and txn.settled_at_us is not None
-        key = (
-            txn.account_id,
-            bucket_start_us(txn.settled_at_us),
-            txn.operation,
-            txn.api_key_id or "",
-        )
+        settled = txn.settled_at_us
+        assert txn.operation is not None and settled is not None
+        key = (txn.account_id, settled - settled % BUCKET_US, txn.operation, txn.api_key_id or "")
         totals = self.usage.get(key)
         if totals is None:
             self.usage[key] = [spend, units, charges]

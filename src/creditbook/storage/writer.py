@@ -46,13 +46,10 @@ from creditbook.domain.commands import (
 )
 from creditbook.domain.grants import Grant
 from creditbook.domain.pricing import PriceBook
+from creditbook.domain.transactions import Transaction
 from creditbook.errors import CreditbookError, StorageError
 from creditbook.storage.engine import is_sqlite
-from creditbook.storage.repositories.ledger import (
-    LedgerRepository,
-    LedgerStatements,
-    grant_values,
-)
+from creditbook.storage.repositories.ledger import LedgerRepository, LedgerStatements
 from creditbook.storage.repositories.prices import PriceBookCache
 from creditbook.storage.unit_of_work import DriverUnitOfWork
 
@@ -88,12 +85,15 @@ class GrantCache:
 
     Every change of a grant appends a journal entry and so moves the sequence; a cached copy
     whose sequence matches the locked account row is therefore exactly what the table holds,
-    whichever process last wrote it. Only the leader touches the cache.
+    whichever process last wrote it. The cache keeps the very `Grant` objects the last
+    committed batch left behind; a batch that fails throws the whole cache away
+    (`Writer._reset`), so objects changed by an uncommitted batch are never served again.
+    Only the leader uses it.
     """
 
     def __init__(self, size_max: int) -> None:
         self._size_max = size_max
-        self._items: OrderedDict[str, tuple[int, tuple[tuple[object, ...], ...]]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[int, list[Grant]]] = OrderedDict()
 
     def load(
         self, repo: LedgerRepository, states: dict[str, AccountState]
@@ -103,7 +103,7 @@ class GrantCache:
         for account_id, state in states.items():
             hit = self._items.get(account_id)
             if hit is not None and hit[0] == state.entry_seq:
-                found[account_id] = [Grant(*values) for values in hit[1]]  # type: ignore[arg-type]
+                found[account_id] = list(hit[1])
                 self._items.move_to_end(account_id)
             else:
                 found[account_id] = []
@@ -115,19 +115,13 @@ class GrantCache:
 
     def remember(self, books: dict[str, Book]) -> None:
         for account_id, book in books.items():
-            open_grants = tuple(
-                grant_values(g)
-                for g in book.grants
-                if g.remaining_micros or g.held_micros or g.is_overdraft
-            )
+            open_grants = [
+                g for g in book.grants if g.remaining_micros or g.held_micros or g.is_overdraft
+            ]
             self._items[account_id] = (book.account.entry_seq, open_grants)
             self._items.move_to_end(account_id)
         while len(self._items) > self._size_max:
             self._items.popitem(last=False)
-
-    def forget(self, account_ids: Sequence[str]) -> None:
-        for account_id in account_ids:
-            self._items.pop(account_id, None)
 
 
 class Writer:
@@ -157,6 +151,8 @@ class Writer:
         self._driver_error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._mutex = threading.Lock()
         self._idle = threading.Condition(self._mutex)
+        self._arrivals = threading.Condition(self._mutex)
+        self._expected = 1  # callers served by the last batch: how many to wait for
         self._queue: deque[_Job] = deque()
         self._leading = False
         self._closed = False
@@ -189,6 +185,8 @@ class Writer:
             self._queue.append(job)
             lead = not self._leading
             self._leading = True
+            if len(self._queue) >= self._expected:
+                self._arrivals.notify()
         if not lead:
             job.wait()
         if job.outcomes is None:
@@ -198,9 +196,10 @@ class Writer:
 
     def _lead(self, own: _Job) -> None:
         while own.outcomes is None:
-            if self._wait_s:
-                time.sleep(self._wait_s)
-            self._run(self._take())
+            self._gather()
+            jobs = self._take()
+            self._expected = len(jobs)
+            self._run(jobs)
         with self._mutex:
             if self._queue:
                 successor = self._queue[0]
@@ -209,6 +208,22 @@ class Writer:
             else:
                 self._leading = False
                 self._idle.notify_all()
+
+    def _gather(self) -> None:
+        """Wait (at most `wait_us`) until as many callers are queued as the last batch served.
+
+        Callers served by one batch come back together; without this, a leader starts as soon
+        as the first of them arrives and the callers split into two alternating groups, each
+        paying for its own commit.
+        """
+        if not self._wait_s or self._expected <= 1:
+            return
+        deadline = time.monotonic() + self._wait_s
+        with self._mutex:
+            while len(self._queue) < self._expected:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._arrivals.wait(left):
+                    return
 
     def _take(self) -> list[_Job]:
         with self._mutex:
@@ -370,9 +385,14 @@ def write_batch(repo: LedgerRepository, batch: Batch) -> None:
     books = batch.books.values()
     repo.insert_grants(g for b in books for g in b.new_grants.values())
     repo.update_grants(g for b in books for g in b.changed_grants.values())
-    repo.insert_transactions(batch.new_transactions.values())
+    # In key order: consecutive rows land in the same B-tree leaf instead of hopping accounts.
+    repo.insert_transactions(sorted(batch.new_transactions.values(), key=_transaction_key))
     repo.update_transactions(batch.changed_transactions.values())
     repo.insert_entries(batch.entries())
     repo.upsert_usage(batch.usage)
     repo.insert_idempotency(batch.new_idempotency)
     repo.update_accounts((b.account for b in books if b.changed), batch.now_us)
+
+
+def _transaction_key(txn: Transaction) -> tuple[str, str]:
+    return (txn.account_id, txn.id)

@@ -84,10 +84,13 @@ class Sql:
         compiled: Any = construct.compile(dialect=dialect)
         self.text = str(compiled)
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self.positions: tuple[int, ...] | None = None  # how to reorder a row, if needed
 
     def check(self, *names: str) -> Sql:
         """Pair assertion: the tuples the code builds match the compiled parameter order."""
-        assert self.names == names, f"parameter order {self.names} != {names}"
+        if self.names != names:
+            assert sorted(self.names) == sorted(names), f"parameters {self.names} != {names}"
+            self.positions = tuple(names.index(name) for name in self.names)
         return self
 
 
@@ -135,8 +138,16 @@ def _upsert_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
 def _update_rows(
     table: Any, keys: Sequence[str], fields: Sequence[str], size: int, pg: bool
 ) -> tuple[Any, tuple[str, ...]]:
-    """`WITH v(keys..., fields...) AS (VALUES ...) UPDATE table SET ... FROM v WHERE keys`."""
+    """`WITH v(keys..., fields...) AS (VALUES ...) UPDATE table SET ... FROM v WHERE keys`;
+    for one row, the plain `UPDATE ... SET ... WHERE keys` (a third of the cost in SQLite)."""
     names = (*keys, *fields)
+    if size == 1:
+        single = (
+            update(table)
+            .values({f: bindparam(f"{f}_0") for f in fields})
+            .where(*[table.c[k] == bindparam(f"{k}_0") for k in keys])
+        )
+        return single, names
 
     def value(name: str, i: int) -> Any:
         param: Any = bindparam(f"{name}_{i}")
@@ -195,14 +206,18 @@ _WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
 def compiled_write(dialect_name: str, kind: str, size: int) -> Sql:
     """A write of `size` rows, compiled once per process (a pure function of its arguments)."""
     construct, names = _WRITES[kind](size, dialect_name != "sqlite")
-    return Sql(construct, positional_dialect(dialect_name)).check(*_row_params(names, size))
+    sql = Sql(construct, positional_dialect(dialect_name)).check(*_row_params(names, size))
+    assert size == 1 or sql.positions is None, "multi-row parameters must bind row by row"
+    return sql
 
 
 @functools.lru_cache(maxsize=64)
 def compiled_read(dialect_name: str, kind: str, size: int) -> Sql:
     """A hot-path read whose `IN` list holds `size` values."""
     sql = Sql(_READS[kind](size), positional_dialect(dialect_name))
-    return sql.check(*[f"a{i}" for i in range(size)])
+    sql.check(*[f"a{i}" for i in range(size)])
+    assert sql.positions is None, "IN-list values must bind in order"
+    return sql
 
 
 class LedgerStatements:
@@ -382,10 +397,13 @@ class LedgerRepository:
         done, total = 0, len(rows)
         while done < total:
             size = min(1 << ((total - done).bit_length() - 1), ROWS_PER_STATEMENT_MAX)
+            sql = self.s.write(kind, size)
             chunk = rows[done : done + size]
-            self.cursor.execute(
-                self.s.write(kind, size).text, [value for row in chunk for value in row]
-            )
+            if sql.positions is None:
+                params = [value for row in chunk for value in row]
+            else:  # a one-row UPDATE lists its SET values before its keys
+                params = [chunk[0][i] for i in sql.positions]
+            self.cursor.execute(sql.text, params)
             done += size
 
 
