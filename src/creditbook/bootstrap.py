@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from creditbook.clock import Clock, SystemClock
 from creditbook.config import Settings
 from creditbook.services.accounts import Accounts
+from creditbook.services.history import History
 from creditbook.services.ledger import Ledger
 from creditbook.services.prices import Prices
 from creditbook.services.usage import Usage
@@ -23,6 +24,7 @@ class Services:
     ledger: Ledger
     accounts: Accounts
     usage: Usage
+    history: History
     prices: Prices
     verifier: Verifier
 
@@ -68,6 +70,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Services:
             default_overdraft_limit_micros=settings.default_overdraft_limit_micros,
         ),
         usage=Usage(store),
+        history=History(store),
         prices=Prices(store),
         verifier=Verifier(store),
     )

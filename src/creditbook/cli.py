@@ -32,6 +32,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
+transactions_app = typer.Typer(help="Transaction history.", no_args_is_help=True)
+app.add_typer(transactions_app, name="transactions")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -398,6 +400,58 @@ def _date(value: str, field: str) -> date:
         raise InvalidInput(field, "Use a date as YYYY-MM-DD.") from None
 
 
+# Transactions
+
+
+@transactions_app.command("export")
+def transactions_export(
+    account_id: Annotated[str, typer.Argument(help="Account id.")],
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="File to write; stdout if omitted.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Created at or after (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Created before (ISO 8601).")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, success or error.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Write the account's history as CSV, oldest first, with a running balance."""
+    from creditbook.api.queries import history_filter  # noqa: PLC0415
+    from creditbook.domain.transactions import NON_CHARGE_TYPES  # noqa: PLC0415
+
+    values = {
+        k: v
+        for k, v in (("created_at__gte", since), ("created_at__lt", until), ("status", status))
+        if v is not None
+    }
+    with services_for(database_url) as services:
+        services.accounts.get(account_id=account_id)
+        operations = [p.operation for p in services.prices.book().all_prices()]
+        wanted = history_filter(values, [*operations, *NON_CHARGE_TYPES])
+        chunks = services.history.csv(account_id=account_id, wanted=wanted)
+        rows = _write_csv(chunks, output)
+    if output is not None:
+        typer.echo(f"{rows} transaction(s) written to {output}.", err=True)
+
+
+def _write_csv(chunks: Iterator[str], output: str | None) -> int:
+    """Write the CSV; on a terminal, count the rows on stderr as they go. Returns the rows."""
+    rows = -1  # the header line is not a transaction
+    show = output is not None and sys.stderr.isatty()
+    target = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+    try:
+        for chunk in chunks:
+            target.write(chunk)
+            rows += chunk.count("\r\n")
+            if show:
+                sys.stderr.write(f"\rExporting… {max(rows, 0):,} rows")
+    finally:
+        if output:
+            target.close()
+        if show:
+            sys.stderr.write("\n")
+    return max(rows, 0)
+
+
 # Demo and server
 
 
@@ -437,10 +491,12 @@ def serve(
     import uvicorn  # noqa: PLC0415
 
     from creditbook.api.app import create_app  # noqa: PLC0415
+    from creditbook.logs import configure  # noqa: PLC0415
     from creditbook.storage.engine import create_engine, normalise_url  # noqa: PLC0415
     from creditbook.storage.migrate import upgrade  # noqa: PLC0415
 
     settings = settings_for(database_url)
+    configure(settings.log_level)
     if normalise_url(settings.database_url).get_backend_name() == "sqlite":
         engine = create_engine(settings.database_url)
         upgrade(engine)
@@ -450,6 +506,8 @@ def serve(
         host=host or settings.host,
         port=settings.port if port is None else port,
         log_level=settings.log_level,
+        log_config=None,  # creditbook.logs already sends JSON lines to stderr
+        access_log=False,
         timeout_graceful_shutdown=30,
     )
 

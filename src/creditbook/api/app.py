@@ -1,62 +1,112 @@
-"""The HTTP application: `create_app(settings)` wires services, routes and error handling."""
+"""The HTTP application: `create_app(settings)` wires services, routes, errors and observation.
+
+Services are built when the app starts (lifespan) and closed when it stops, after the server
+has let in-flight requests finish: the writer drains every queued charge before the database
+connection closes.
+"""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+import threading
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from starlette.responses import Response
+from fastapi import FastAPI
+from starlette.types import Scope
 
 from creditbook import __version__
 from creditbook.api import errors
+from creditbook.api.metrics import Metrics
+from creditbook.api.observe import Observed
 from creditbook.api.responses import MoneyJSONResponse
-from creditbook.api.routes import accounts, health
-from creditbook.bootstrap import Services, build, tune_runtime
+from creditbook.api.routes import accounts, admin, health, metering
+from creditbook.bootstrap import build, tune_runtime
 from creditbook.clock import Clock
 from creditbook.config import Settings
+from creditbook.services.analytics import RequestLog
 
-REQUEST_ID_HEADER = "X-Request-Id"
+log = logging.getLogger("creditbook.api")
+FLUSH_INTERVAL_S = 2.0
+
+DESCRIPTION = """\
+Account and credit ledger of a pay-as-you-go data API.
+
+The account endpoints (`/api/v1/accounts/...`) are compatible with Generect's account API;
+metering (`/api/v1/charges/`, `/api/v1/reservations/`) and the operator API
+(`/api/v1/admin/...`) are creditbook's own. Authenticate with `Authorization: Token <key>`.
+Money is USD as exact decimal numbers (at most 6 decimals); times are ISO 8601 in UTC.
+Every error is `{"status": "error", "status_code": N, "detail": ...}`.
+"""
+
+
+class Flusher:
+    """Writes per-key request counts every few seconds, and once more at shutdown."""
+
+    def __init__(self, requests: RequestLog) -> None:
+        self._requests = requests
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="creditbook-flush", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(FLUSH_INTERVAL_S):
+            self._flush()
+
+    def _flush(self) -> None:
+        try:
+            self._requests.flush()
+        except Exception:
+            log.exception("could not write request counts; keeping them for the next try")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._flush()
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
-    """The app; services are built when it starts and closed (writer drained) when it stops."""
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services: Services = build(settings, clock=clock)
-        app.state.services = services
+        services = build(settings, clock=clock)
+        requests = RequestLog(services.store)
+        app.state.services, app.state.requests = services, requests
+        flusher = Flusher(requests)
+        flusher.start()
         tune_runtime()
         try:
             yield
         finally:
+            flusher.stop()
             services.close()
 
     app = FastAPI(
         title="creditbook",
         version=__version__,
-        description="Account and credit ledger; Generect-compatible account API.",
+        description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=MoneyJSONResponse,
+        redirect_slashes=False,
     )
+    app.state.metrics = metrics
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(accounts.router)
+    for router in (health.router, accounts.router, metering.router, admin.router):
+        app.include_router(router)
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        rid = (
-            given
-            if 0 < len(given) <= 128 and given.isascii() and given.isprintable()
-            else str(uuid.uuid4())
+    def record(scope: Scope, route: str, status: int) -> None:
+        caller = scope.get("state", {}).get("caller")
+        key = getattr(caller, "key", None)
+        requests = getattr(app.state, "requests", None)
+        if key is None or requests is None:
+            return
+        now = app.state.services.store.clock.now_us()
+        requests.record(
+            account_id=key.account_id, key_id=key.id, endpoint=route, status_code=status, at_us=now
         )
-        request.state.request_id = rid
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = rid
-        return response
 
+    app.add_middleware(Observed, metrics=metrics, record=record)
     return app

@@ -2,12 +2,12 @@
 
 This module is the one place the error tree meets HTTP: a `CreditbookError` carries its own
 status code; request validation errors become 400 with a field -> messages map; Starlette's own
-404 / 405 get the envelope too; anything unexpected is logged and answered 500 without details.
+404 / 405 get the envelope too. Anything unexpected is logged and answered 500 without details
+by `api.observe.Observed`.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,8 +17,6 @@ from starlette.responses import Response
 
 from creditbook.api.responses import MoneyJSONResponse
 from creditbook.errors import CreditbookError
-
-log = logging.getLogger("creditbook.api")
 
 HTTP_DETAIL = {
     401: "Authentication credentials were not provided.",
@@ -43,6 +41,10 @@ async def _validation_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     fields: dict[str, list[str]] = {}
     for problem in error.errors():
+        if problem.get("type") == "json_invalid":
+            reason = (problem.get("ctx") or {}).get("error", "not valid JSON")
+            fields.setdefault("body", []).append(f"The body is not valid JSON: {reason}.")
+            continue
         location = [
             str(part)
             for part in problem.get("loc", ())
@@ -63,13 +65,8 @@ async def _http_error(_request: Request, error: Exception) -> Response:
     return envelope(error.status_code, detail, dict(error.headers or {}) or None)
 
 
-async def _unexpected(_request: Request, error: Exception) -> Response:
-    log.exception("unhandled error", exc_info=error)
-    return envelope(500, "Internal server error.")
-
-
 def install(app: FastAPI) -> None:
     app.add_exception_handler(CreditbookError, _creditbook_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # Anything else is answered by api.observe.Observed, the outermost layer.

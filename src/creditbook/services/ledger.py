@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from creditbook import limits
+from creditbook import ids, limits
 from creditbook.domain.commands import (
     AddGrant,
     Adjust,
@@ -34,14 +34,15 @@ from creditbook.domain.fields import (
     check_units,
 )
 from creditbook.domain.grants import GrantKind, check_priority, parse_kind
-from creditbook.domain.transactions import Receipt, Transaction
-from creditbook.errors import CreditbookError, InvalidInput
+from creditbook.domain.transactions import Receipt, Status, Transaction
+from creditbook.errors import CreditbookError, InvalidInput, NotFound
 from creditbook.money import check_amount
 from creditbook.storage.repositories.accounts import AccountRepository
 from creditbook.storage.store import Store
 from creditbook.storage.writer import Result
 
 ChargeOutcome = Receipt | CreditbookError
+TEST_RESERVATION = "txn_test"
 
 
 class Ledger:
@@ -110,16 +111,46 @@ class Ledger:
             request_id=check_request_id(request_id),
             details=check_details(details),
         )
-        return self._receipt(command, test=test)
+        receipt = self._receipt(command, test=test)
+        if not test:
+            return receipt
+        # Nothing was stored: the id itself carries what a test settle needs.
+        simulated = f"{TEST_RESERVATION}.{command.operation}.{command.units}.{ids.new_id('')[-12:]}"
+        receipt.transaction.id = simulated
+        return receipt
 
-    def settle(self, *, account_id: str, reservation_id: str, units: int) -> Receipt:
+    def settle(
+        self, *, account_id: str, reservation_id: str, units: int, test: bool = False
+    ) -> Receipt:
         units = check_units(units, low=0)
+        if test:
+            return self._test_close(account_id, reservation_id, units)
         return self._receipt(
             Settle(account_id=account_id, reservation_id=reservation_id, units=units)
         )
 
-    def cancel(self, *, account_id: str, reservation_id: str) -> Receipt:
+    def cancel(self, *, account_id: str, reservation_id: str, test: bool = False) -> Receipt:
+        if test:
+            return self._test_close(account_id, reservation_id, None)
         return self._receipt(Cancel(account_id=account_id, reservation_id=reservation_id))
+
+    def _test_close(self, account_id: str, reservation_id: str, units: int | None) -> Receipt:
+        """Settle (units) or cancel (None) a reservation a test key made: answered as a live
+        key would be, from what the reservation's id records; nothing is written."""
+        parts = reservation_id.split(".")
+        if len(parts) != 4 or parts[0] != TEST_RESERVATION or not parts[2].isdigit():
+            raise NotFound("Reservation not found.")
+        operation, reserved = parts[1], int(parts[2])
+        if units is not None and units > reserved:
+            raise InvalidInput("units", f"Cannot settle {units} units; {reserved} were reserved.")
+        probe = Charge(account_id=account_id, operation=operation, units=units or 0)
+        receipt = self._receipt(probe, test=True)
+        txn = receipt.transaction
+        txn.id, txn.reserved_units = reservation_id, reserved
+        if units is None:
+            txn.status, txn.note, txn.credits_micros = Status.ERROR, "cancelled", 0
+            return receipt._replace(charged_micros=0)
+        return receipt
 
     # Crediting and corrections
 

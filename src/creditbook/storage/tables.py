@@ -211,6 +211,18 @@ idempotency_records = Table(
     sqlite_with_rowid=False,
 )
 
+request_counts = Table(
+    "request_counts",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("bucket_start_us", TIME, primary_key=True),
+    Column("api_key_id", String(ID), primary_key=True),
+    Column("endpoint", String(200), primary_key=True),
+    Column("status_class", String(3), primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 prices = Table(
     "prices",
     metadata,

@@ -1,57 +1,206 @@
-"""Account endpoints, compatible with Generect's account API."""
+"""Account endpoints for a customer's key, compatible with Generect's account API."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import date, timedelta
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
+from starlette.responses import StreamingResponse
 
-from creditbook.api.auth import api_key, services_of
-from creditbook.api.responses import MoneyJSONResponse, usd
-from creditbook.clock import from_us
-from creditbook.domain.accounts import ApiKey
-from creditbook.services.accounts import Summary
+from creditbook.api import render
+from creditbook.api.auth import Caller, CustomerCaller, services_of
+from creditbook.api.queries import history_filter, history_names, integer, moment, single
+from creditbook.api.responses import MoneyJSONResponse
+from creditbook.api.routing import Router
+from creditbook.api.schemas import KeyIn
+from creditbook.clock import US_PER_DAY, from_us
+from creditbook.domain.history import check_page
+from creditbook.domain.transactions import NON_CHARGE_TYPES
+from creditbook.domain.usage import month_range, parse_zone
+from creditbook.errors import InvalidInput, PermissionDenied
 
-router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
-Caller = Annotated[ApiKey, Depends(api_key)]
-
-
-def render_summary(summary: Summary) -> dict[str, Any]:
-    account = summary.account
-    return {
-        "id": account.id,
-        "email": account.email,
-        "name": account.name,
-        "plan": account.plan,
-        "credits": {
-            "balance": usd(account.balance_micros),
-            "used_this_month": usd(summary.used_this_month_micros),
-            "monthly_limit": usd(account.monthly_limit_micros),
-            "reserved": usd(account.reserved_micros),
-            "available": usd(summary.available_micros),
-        },
-        "preview_tier": summary.preview_tier,
-        "tier": summary.tier.name,
-        "status": account.status,
-        "timezone": account.timezone,
-        "grants": [
-            {
-                "id": grant.id,
-                "kind": grant.kind,
-                "remaining": usd(grant.remaining_micros),
-                "priority": grant.priority,
-                "expires_at": None
-                if grant.expires_at_us is None
-                else from_us(grant.expires_at_us).isoformat(),
-            }
-            for grant in summary.grants
-            if not grant.is_overdraft
-        ],
-    }
+router = Router(prefix="/api/v1/accounts", tags=["accounts"])
 
 
-@router.get("/me/", response_class=MoneyJSONResponse)
-@router.get("/me", response_class=MoneyJSONResponse, include_in_schema=False)
-def me(request: Request, caller: Caller) -> MoneyJSONResponse:
+@router.endpoint("/me/", methods=["GET"], summary="Account profile and balance")
+def me(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
+    single(request.query_params, ())
     summary = services_of(request).accounts.summary(account_id=caller.account_id)
-    return MoneyJSONResponse({"data": render_summary(summary)})
+    return MoneyJSONResponse({"data": render.summary(summary)})
+
+
+def _local_date(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(name, "Use a date as YYYY-MM-DD.") from None
+
+
+def usage_window(values: dict[str, str], today: date) -> tuple[date, date, str]:
+    """[start, end) in local dates and the label of the period, from the query."""
+    month = values.get("period_month")
+    start_text, end_text = values.get("start_date"), values.get("end_date")
+    if month is not None:
+        if start_text or end_text:
+            raise InvalidInput("period_month", "Give either period_month or start/end dates.")
+        first, following = month_range(month)
+        return first, following, month
+    if start_text is None and end_text is None:
+        first, following = month_range(today.strftime("%Y-%m"))
+        return first, following, today.strftime("%Y-%m")
+    end = _local_date("end_date", end_text) if end_text else today
+    start = _local_date("start_date", start_text) if start_text else end.replace(day=1)
+    if end < start:
+        raise InvalidInput("end_date", "Must not be before start_date.")
+    following = end + timedelta(days=1)
+    whole_month = start.day == 1 and following.day == 1 and (following - start).days <= 31
+    label = start.strftime("%Y-%m") if whole_month else f"{start.isoformat()}..{end.isoformat()}"
+    return start, following, label
+
+
+@router.endpoint("/usage/", methods=["GET"], summary="Spend by operation over a period")
+def usage(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
+    values = single(
+        request.query_params, ("timezone", "period", "start_date", "end_date", "period_month")
+    )
+    services = services_of(request)
+    zone = parse_zone(values.get("timezone", "UTC"))
+    today = from_us(services.store.clock.now_us()).astimezone(zone).date()
+    start, end, label = usage_window(values, today)
+    report = services.usage.report(
+        account_id=caller.account_id,
+        start=start,
+        end=end,
+        timezone=zone.key,
+        period=values.get("period", "day"),
+    )
+    return MoneyJSONResponse({"data": render.usage(report, label)})
+
+
+def _wants_csv(request: Request, values: dict[str, str]) -> bool:
+    chosen = values.get("format")
+    if chosen is not None and chosen not in ("json", "csv"):
+        raise InvalidInput("format", "Must be json or csv.")
+    if chosen is not None:
+        return chosen == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+@router.endpoint("/transactions/", methods=["GET"], summary="Transaction history")
+def transactions(request: Request, caller: CustomerCaller) -> Any:
+    values = single(request.query_params, history_names())
+    services = services_of(request)
+    operations = [p.operation for p in services.prices.book().all_prices()]
+    wanted = history_filter(values, [*operations, *NON_CHARGE_TYPES])
+    if _wants_csv(request, values):
+        if {"limit", "offset", "cursor"} & values.keys():
+            raise InvalidInput("format", "A CSV export is the whole filtered history; no paging.")
+        name = f"transactions-{caller.account_id}.csv"
+        return StreamingResponse(
+            services.history.csv(account_id=caller.account_id, wanted=wanted),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    page = check_page(
+        integer(values, "limit", 100), integer(values, "offset", 0), values.get("cursor")
+    )
+    rows, next_cursor = services.history.page(
+        account_id=caller.account_id, wanted=wanted, page=page
+    )
+    body = {
+        "transactions": [render.transaction(t) for t in rows],
+        "next_cursor": next_cursor,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
+    return MoneyJSONResponse({"data": body})
+
+
+@router.endpoint("/transactions/{transaction_id}/", methods=["GET"], summary="One transaction")
+def transaction(request: Request, transaction_id: str, caller: CustomerCaller) -> MoneyJSONResponse:
+    single(request.query_params, ())
+    found = services_of(request).history.get(
+        account_id=caller.account_id, transaction_id=transaction_id
+    )
+    return MoneyJSONResponse({"data": render.transaction(found)})
+
+
+def _may_manage_keys(caller: Caller, test: bool) -> None:
+    if not caller.may_spend:
+        raise PermissionDenied("A read key cannot manage keys; use a full key.")
+    if caller.test and not test:
+        raise PermissionDenied("A test key can only create test keys.")
+
+
+@router.endpoint("/keys/", methods=["GET"], summary="The account's API keys")
+def keys(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
+    single(request.query_params, ())
+    found = services_of(request).accounts.keys(account_id=caller.account_id)
+    return MoneyJSONResponse({"data": [render.key(k) for k in found]})
+
+
+@router.endpoint("/keys/", methods=["POST"], status_code=201, summary="Create an API key")
+def create_key(request: Request, body: KeyIn, caller: CustomerCaller) -> MoneyJSONResponse:
+    _may_manage_keys(caller, body.test)
+    made = services_of(request).accounts.create_key(
+        account_id=caller.account_id,
+        name=body.name,
+        client_id=body.client_id,
+        scope=body.scope,
+        test=body.test,
+    )
+    data = {**render.key(made.key), "key": made.secret}
+    return MoneyJSONResponse({"data": data}, status_code=201)
+
+
+@router.endpoint("/keys/{key_id}/", methods=["DELETE"], summary="Revoke an API key")
+def revoke_key(request: Request, key_id: str, caller: CustomerCaller) -> MoneyJSONResponse:
+    _may_manage_keys(caller, test=caller.test)
+    accounts = services_of(request).accounts
+    accounts.key(account_id=caller.account_id, key_id=key_id)  # 404 unless it is ours
+    revoked = accounts.revoke_key(account_id=caller.account_id, key_id=key_id)
+    return MoneyJSONResponse({"data": render.key(revoked)})
+
+
+def analytics_window(values: dict[str, str], now_us: int) -> tuple[int, int]:
+    """[start, end] in microseconds. A bare date means its midnight, UTC, at either end
+    (as Generect documents: `end_date=2026-05-31` stops at the start of the 31st)."""
+    end = moment("end_date", values["end_date"]) if "end_date" in values else now_us
+    start = (
+        moment("start_date", values["start_date"])
+        if "start_date" in values
+        else end - 30 * US_PER_DAY
+    )
+    if end < start:
+        raise InvalidInput("end_date", "Must not be before start_date.")
+    return start, end
+
+
+@router.endpoint("/tokens/analytics/", methods=["GET"], summary="Usage split by API key")
+def token_analytics(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
+    values = single(
+        request.query_params, ("client_id", "token", "start_date", "end_date", "timezone")
+    )
+    zone = parse_zone(values.get("timezone", "UTC"))
+    services = services_of(request)
+    start, end = analytics_window(values, services.store.clock.now_us())
+    traffic = request.app.state.requests.report(
+        account_id=caller.account_id,
+        start_us=start,
+        end_us=end,
+        client_id=values.get("client_id"),
+        secret=values.get("token"),
+    )
+    tokens = [render.key_traffic(t) for t in traffic]
+    body = {
+        "period": {
+            "start": from_us(start).astimezone(zone).isoformat(),
+            "end": from_us(end).astimezone(zone).isoformat(),
+        },
+        "total_requests": sum(t.requests for t in traffic),
+        "total_credits": render.usd(sum(t.spend.spend_micros for t in traffic)),
+        "tokens": tokens,
+    }
+    return MoneyJSONResponse({"data": body})

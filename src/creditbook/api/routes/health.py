@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from sqlalchemy import text
+from starlette.responses import Response
 
 from creditbook.api.auth import services_of
 from creditbook.api.responses import MoneyJSONResponse
@@ -25,3 +26,10 @@ def readyz(request: Request) -> MoneyJSONResponse:
     except Exception as error:
         raise StorageError("The database is not reachable.") from error
     return MoneyJSONResponse({"status": "ok", "database": "reachable"})
+
+
+@router.get("/metrics", response_class=Response, include_in_schema=True)
+def metrics(request: Request) -> Response:
+    """Prometheus exposition: request latency by route, charges by operation and outcome."""
+    body = request.app.state.metrics.exposition()
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

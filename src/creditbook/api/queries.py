@@ -1,0 +1,109 @@
+"""Query strings read strictly: an unknown parameter, a repeated one, or a value we cannot read
+is a 400 naming it. (Generect's reference drops such values silently; a finance report that
+quietly ignores a filter is wrong, so creditbook refuses them.)"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+
+from starlette.datastructures import QueryParams
+
+from creditbook.clock import to_us
+from creditbook.domain.history import STATUSES, Bounds, HistoryFilter
+from creditbook.errors import InvalidInput
+from creditbook.money import parse_usd
+
+SIDES = ("gte", "gt", "lte", "lt")
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
+def single(params: QueryParams, allowed: Iterable[str]) -> dict[str, str]:
+    """The parameters as a plain dict, refusing unknown or repeated ones."""
+    known = set(allowed)
+    values: dict[str, str] = {}
+    for name, value in params.multi_items():
+        if name not in known:
+            listed = ", ".join(sorted(known))
+            raise InvalidInput(name, f"Unknown parameter. Allowed: {listed}.")
+        if name in values:
+            raise InvalidInput(name, "Give this parameter once.")
+        values[name] = value
+    return values
+
+
+def integer(values: Mapping[str, str], name: str, default: int) -> int:
+    text = values.get(name)
+    if text is None:
+        return default
+    if not _INTEGER.fullmatch(text):
+        raise InvalidInput(name, "Must be a whole number.")
+    return int(text)
+
+
+def moment(name: str, text: str) -> int:
+    """An ISO 8601 time (or a date, meaning its midnight); without an offset it is UTC."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            parsed = datetime.combine(date.fromisoformat(value), time(0), tzinfo=UTC)
+        else:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            name, "Use an ISO 8601 date or time, e.g. 2026-05-01T00:00:00Z."
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if parsed.year < 1971:
+        raise InvalidInput(name, "Must be after 1970.")
+    return to_us(parsed)
+
+
+def amount(name: str, text: str) -> int:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise InvalidInput(name, "Must be a number of USD.") from None
+    return parse_usd(value, field=name, allow_negative=True)
+
+
+def bounds(values: Mapping[str, str], *names: str, parse: object) -> Bounds:
+    """`<name>__gte` etc.; several names are aliases of one another (amount / credits)."""
+    found: dict[str, int] = {}
+    for side in SIDES:
+        given = [
+            (f"{n}__{side}", values[f"{n}__{side}"]) for n in names if f"{n}__{side}" in values
+        ]
+        if len(given) > 1:
+            raise InvalidInput(given[1][0], f"Give only one of {', '.join(k for k, _ in given)}.")
+        if given:
+            key, text = given[0]
+            found[side] = parse(key, text)  # type: ignore[operator]
+    return Bounds(**found)
+
+
+def history_names() -> list[str]:
+    names = ["limit", "offset", "cursor", "format", "status", "type"]
+    for base in ("created_at", "amount", "credits", "after_balance"):
+        names += [f"{base}__{side}" for side in SIDES]
+    return names
+
+
+def history_filter(values: Mapping[str, str], types: Iterable[str]) -> HistoryFilter:
+    status = values.get("status")
+    if status is not None and status not in STATUSES:
+        raise InvalidInput("status", f"Must be one of: {', '.join(STATUSES)}.")
+    kind = values.get("type")
+    allowed = sorted(set(types))
+    if kind is not None and kind not in allowed:
+        raise InvalidInput("type", f"Unknown type. Allowed: {', '.join(allowed)}.")
+    return HistoryFilter(
+        created=bounds(values, "created_at", parse=moment),
+        credits=bounds(values, "amount", "credits", parse=amount),
+        balance_after=bounds(values, "after_balance", parse=amount),
+        status=status,
+        type=kind,
+    )

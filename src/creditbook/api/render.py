@@ -1,0 +1,210 @@
+"""Domain values as they appear on the wire: money as exact decimal numbers (USD), times as
+ISO 8601 in UTC with a `Z`, field names as in Generect's account API plus creditbook's extras."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from creditbook.clock import from_us
+from creditbook.domain.accounts import ApiKey
+from creditbook.domain.grants import TRANSACTION_TYPE, GrantKind
+from creditbook.domain.transactions import Receipt, Transaction, TransactionType
+from creditbook.domain.usage import Bucket, Figures, UsageReport
+from creditbook.money import to_decimal
+from creditbook.services.accounts import Summary
+from creditbook.services.analytics import KeyTraffic
+
+PPM = Decimal(1_000_000)
+
+BALANCE_TYPES = {
+    TransactionType.TOP_UP: "purchase",
+    TransactionType.GRANT: "grant",
+    TransactionType.REFUND: "refund",
+    TransactionType.EXPIRATION: "expiration",
+    TransactionType.ADJUSTMENT: "adjustment",
+}
+
+
+def usd(micros: int) -> Decimal:
+    return to_decimal(micros)
+
+
+def usd_or_none(micros: int | None) -> Decimal | None:
+    return None if micros is None else to_decimal(micros)
+
+
+def when(at_us: int | None) -> str | None:
+    """`2026-05-15T10:30:00Z`, with microseconds when there are any."""
+    if at_us is None:
+        return None
+    return from_us(at_us).isoformat().replace("+00:00", "Z")
+
+
+def date_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def multiplier(ppm: int) -> Decimal:
+    value = Decimal(ppm) / PPM
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+def transaction(t: Transaction) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "timestamp": when(t.created_at_us),
+        "type": t.type,
+        "credits": usd(t.credits_micros),
+        "details": {
+            "balance_type": "usage" if t.is_charge else BALANCE_TYPES.get(t.type, t.type),
+            "status": t.status,
+            "balance_after": usd(t.balance_after_micros),
+            "operation": t.operation,
+            "units": t.units,
+            "unit_price": usd(t.unit_price_micros),
+            "multiplier": multiplier(t.multiplier_ppm),
+            "reserved": usd(t.reserved_micros),
+            "reserved_units": t.reserved_units,
+            "settled_at": when(t.settled_at_us),
+            "expires_at": when(t.expires_at_us),
+            "api_key_id": t.api_key_id,
+            "idempotency_key": t.idempotency_key,
+            "request_id": t.request_id,
+            "reverses": t.reverses_id,
+            "grant_id": t.grant_id,
+            "note": t.note,
+            "metadata": t.details,
+        },
+    }
+
+
+def receipt_meta(r: Receipt) -> dict[str, Any]:
+    return {
+        "amount_charged": usd(r.charged_micros),
+        "reserved": usd(r.reserved_micros),
+        "balance": usd(r.balance_micros),
+        "available": usd(r.available_micros),
+        "replayed": r.replayed,
+        "test": r.test,
+    }
+
+
+def summary(s: Summary) -> dict[str, Any]:
+    a = s.account
+    return {
+        "id": a.id,
+        "email": a.email,
+        "name": a.name,
+        "plan": a.plan,
+        "credits": {
+            "balance": usd(a.balance_micros),
+            "used_this_month": usd(s.used_this_month_micros),
+            "monthly_limit": usd_or_none(a.monthly_limit_micros),
+            "reserved": usd(a.reserved_micros),
+            "available": usd(s.available_micros),
+            "overdraft_limit": usd(a.overdraft_limit_micros),
+            "lifetime_spend": usd(a.lifetime_spend_micros),
+        },
+        "preview_tier": s.preview_tier,
+        "tier": {"name": s.tier.name, "multiplier": multiplier(s.tier.multiplier_ppm)},
+        "status": a.status,
+        "timezone": a.timezone,
+        "grants": [
+            {
+                "id": g.id,
+                "kind": g.kind,
+                "type": TRANSACTION_TYPE[GrantKind(g.kind)],
+                "amount": usd(g.amount_micros),
+                "remaining": usd(g.remaining_micros),
+                "held": usd(g.held_micros),
+                "priority": g.priority,
+                "effective_at": when(g.effective_at_us),
+                "expires_at": when(g.expires_at_us),
+            }
+            for g in s.grants
+            if not g.is_overdraft
+        ],
+        "created_at": when(a.created_at_us),
+    }
+
+
+def _figures(
+    breakdown: dict[str, Figures],
+) -> tuple[dict[str, Decimal], dict[str, int], dict[str, int]]:
+    ordered = sorted(breakdown.items())
+    return (
+        {op: usd(f.spend_micros) for op, f in ordered},
+        {op: f.units for op, f in ordered},
+        {op: f.charges for op, f in ordered},
+    )
+
+
+def _bucket(bucket: Bucket) -> dict[str, Any]:
+    credits, units, requests = _figures(bucket.breakdown)
+    return {
+        "start": bucket.start.isoformat(),
+        "end": (bucket.end.fromordinal(bucket.end.toordinal() - 1)).isoformat(),
+        "total_credits": usd(bucket.total.spend_micros),
+        "breakdown": credits,
+        "units": units,
+        "requests": requests,
+    }
+
+
+def usage(report: UsageReport, label: str) -> dict[str, Any]:
+    credits, units, requests = _figures(report.total.breakdown)
+    last = report.end.fromordinal(report.end.toordinal() - 1)
+    return {
+        "period": label,
+        "total_credits": usd(report.total.total.spend_micros),
+        "breakdown": credits,
+        "timezone": report.timezone,
+        "start_date": report.start.isoformat(),
+        "end_date": last.isoformat(),
+        "granularity": report.period.value,
+        "total_units": report.total.total.units,
+        "total_requests": report.total.total.charges,
+        "units": units,
+        "requests": requests,
+        "series": [_bucket(b) for b in report.series],
+    }
+
+
+def key(k: ApiKey) -> dict[str, Any]:
+    return {
+        "id": k.id,
+        "prefix": k.prefix,
+        "name": k.name,
+        "client_id": k.client_id,
+        "scope": k.scope,
+        "test": k.is_test,
+        "is_active": k.is_active,
+        "created_at": when(k.created_at_us),
+        "last_used_at": when(k.last_used_at_us),
+        "revoked_at": when(k.revoked_at_us),
+    }
+
+
+def key_traffic(t: KeyTraffic) -> dict[str, Any]:
+    k = t.key
+    return {
+        "token": f"{k.prefix}…",
+        "id": k.id,
+        "name": k.name,
+        "client_id": k.client_id,
+        "scope": k.scope,
+        "test": k.is_test,
+        "is_active": k.is_active,
+        "created_at": when(k.created_at_us),
+        "last_used_at": when(k.last_used_at_us),
+        "total_requests": t.requests,
+        "by_endpoint": dict(sorted(t.by_endpoint.items())),
+        "by_status": dict(sorted(t.by_status.items())),
+        "total_credits": usd(t.spend.spend_micros),
+        "by_operation": {
+            op: {"credits": usd(f.spend_micros), "units": f.units, "charges": f.charges}
+            for op, f in sorted(t.by_operation.items())
+        },
+    }

@@ -1,0 +1,194 @@
+"""Metering: the data API's services charge here, with the customer's `full` key or the
+operator token plus `account_id`. Every answer carries the amount charged and the balance."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Header, Request
+from pydantic import ValidationError
+
+from creditbook.api import render
+from creditbook.api.auth import AnyCaller, Caller, services_of
+from creditbook.api.queries import single
+from creditbook.api.responses import MoneyJSONResponse
+from creditbook.api.routing import Router
+from creditbook.api.schemas import CancelIn, ChargeBatchIn, ChargeIn, ReserveIn, SettleIn
+from creditbook.domain.commands import Charge
+from creditbook.domain.transactions import Receipt
+from creditbook.errors import CreditbookError, InvalidInput, PermissionDenied
+from creditbook.services.ledger import charge_command
+
+router = Router(prefix="/api/v1", tags=["metering"])
+IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def account_for(caller: Caller, account_id: str | None) -> str:
+    """The account a metering call spends from, and whether the caller may."""
+    if caller.operator:
+        if not account_id:
+            raise InvalidInput("account_id", "Required when metering with the operator token.")
+        return account_id
+    if not caller.may_spend:
+        raise PermissionDenied("This key is read-only; spending needs a key with full scope.")
+    if account_id is not None and account_id != caller.account_id:
+        raise PermissionDenied("This key belongs to another account.")
+    return caller.account_id
+
+
+def idempotency_key(body_key: str | None, header_key: str | None) -> str | None:
+    if body_key and header_key and body_key != header_key:
+        raise InvalidInput("idempotency_key", "The body and the Idempotency-Key header differ.")
+    return body_key or header_key
+
+
+def receipt_response(receipt: Receipt, status_code: int) -> MoneyJSONResponse:
+    headers = {}
+    if receipt.test:
+        headers["X-Creditbook-Mode"] = "test"
+    if receipt.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    body = {"data": render.transaction(receipt.transaction), "meta": render.receipt_meta(receipt)}
+    return MoneyJSONResponse(body, status_code=status_code, headers=headers)
+
+
+def _key_id(caller: Caller) -> str | None:
+    return None if caller.key is None else caller.key.id
+
+
+@router.endpoint("/charges/", methods=["POST"], status_code=201, summary="Charge an operation")
+def charge(
+    request: Request, body: ChargeIn, caller: AnyCaller, header_key: IdempotencyHeader = None
+) -> MoneyJSONResponse:
+    single(request.query_params, ())
+    receipt = services_of(request).ledger.charge(
+        account_id=account_for(caller, body.account_id),
+        operation=body.operation,
+        units=body.units,
+        api_key_id=_key_id(caller),
+        idempotency_key=idempotency_key(body.idempotency_key, header_key),
+        request_id=body.request_id or request.state.request_id,
+        details=body.details,
+        test=caller.test,
+    )
+    return receipt_response(receipt, 201)
+
+
+def _batch_command(caller: Caller, raw: dict[str, Any], default_account: str | None) -> Charge:
+    try:
+        item = ChargeIn.model_validate(raw)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field = ".".join(str(p) for p in problem.get("loc", ())) or "charge"
+        raise InvalidInput(field, str(problem.get("msg", "Invalid value."))) from None
+    return charge_command(
+        account_id=account_for(caller, item.account_id or default_account),
+        operation=item.operation,
+        units=item.units,
+        api_key_id=_key_id(caller),
+        idempotency_key=item.idempotency_key,
+        request_id=item.request_id,
+        details=item.details,
+    )
+
+
+def _batch_item(index: int, outcome: Receipt | CreditbookError) -> dict[str, Any]:
+    if isinstance(outcome, CreditbookError):
+        return {"index": index, "status": outcome.status_code, "detail": outcome.detail}
+    return {
+        "index": index,
+        "status": 201,
+        "transaction_id": outcome.transaction.id,
+        "amount_charged": render.usd(outcome.charged_micros),
+        "balance": render.usd(outcome.balance_micros),
+        "replayed": outcome.replayed,
+    }
+
+
+@router.endpoint(
+    "/charges/batch/", methods=["POST"], summary="Many charges in one call, each answered"
+)
+def charge_batch(request: Request, body: ChargeBatchIn, caller: AnyCaller) -> MoneyJSONResponse:
+    single(request.query_params, ())
+    commands: list[Charge] = []
+    positions: list[int] = []
+    results: list[dict[str, Any]] = []
+    for index, raw in enumerate(body.charges):
+        try:
+            commands.append(_batch_command(caller, raw, body.account_id))
+            positions.append(index)
+        except CreditbookError as error:
+            results.append(_batch_item(index, error))
+    outcomes = services_of(request).ledger.charge_many(commands, test=caller.test)
+    results += [_batch_item(i, o) for i, o in zip(positions, outcomes, strict=True)]
+    results.sort(key=lambda item: int(item["index"]))
+    charged = sum(o.charged_micros for o in outcomes if isinstance(o, Receipt))
+    succeeded = sum(1 for item in results if item["status"] == 201)
+    meta = {
+        "succeeded": succeeded,
+        "failed": len(results) - succeeded,
+        "amount_charged": render.usd(charged),
+        "test": caller.test,
+    }
+    headers = {"X-Creditbook-Mode": "test"} if caller.test else None
+    return MoneyJSONResponse({"data": results, "meta": meta}, headers=headers)
+
+
+@router.endpoint(
+    "/reservations/", methods=["POST"], status_code=201, summary="Hold the worst-case cost"
+)
+def reserve(
+    request: Request, body: ReserveIn, caller: AnyCaller, header_key: IdempotencyHeader = None
+) -> MoneyJSONResponse:
+    single(request.query_params, ())
+    receipt = services_of(request).ledger.reserve(
+        account_id=account_for(caller, body.account_id),
+        operation=body.operation,
+        units=body.units,
+        ttl_s=body.ttl_s,
+        api_key_id=_key_id(caller),
+        idempotency_key=idempotency_key(body.idempotency_key, header_key),
+        request_id=body.request_id or request.state.request_id,
+        details=body.details,
+        test=caller.test,
+    )
+    return receipt_response(receipt, 201)
+
+
+@router.endpoint(
+    "/reservations/{reservation_id}/settle/", methods=["POST"], summary="Charge what was used"
+)
+def settle(
+    request: Request,
+    reservation_id: str,
+    body: SettleIn,
+    caller: AnyCaller,
+    _header_key: IdempotencyHeader = None,
+) -> MoneyJSONResponse:
+    single(request.query_params, ())
+    receipt = services_of(request).ledger.settle(
+        account_id=account_for(caller, body.account_id),
+        reservation_id=reservation_id,
+        units=body.units,
+        test=caller.test,
+    )
+    return receipt_response(receipt, 200)
+
+
+@router.endpoint(
+    "/reservations/{reservation_id}/cancel/", methods=["POST"], summary="Release a reservation"
+)
+def cancel(
+    request: Request,
+    reservation_id: str,
+    caller: AnyCaller,
+    body: CancelIn | None = None,
+    _header_key: IdempotencyHeader = None,
+) -> MoneyJSONResponse:
+    single(request.query_params, ())
+    receipt = services_of(request).ledger.cancel(
+        account_id=account_for(caller, body.account_id if body else None),
+        reservation_id=reservation_id,
+        test=caller.test,
+    )
+    return receipt_response(receipt, 200)
