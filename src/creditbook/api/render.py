@@ -188,17 +188,9 @@ def key(k: ApiKey) -> dict[str, Any]:
 
 
 def key_traffic(t: KeyTraffic) -> dict[str, Any]:
-    k = t.key
     return {
-        "token": f"{k.prefix}…",
-        "id": k.id,
-        "name": k.name,
-        "client_id": k.client_id,
-        "scope": k.scope,
-        "test": k.is_test,
-        "is_active": k.is_active,
-        "created_at": when(k.created_at_us),
-        "last_used_at": when(k.last_used_at_us),
+        "token": f"{t.key.prefix}…",
+        **key(t.key),
         "total_requests": t.requests,
         "by_endpoint": dict(sorted(t.by_endpoint.items())),
         "by_status": dict(sorted(t.by_status.items())),

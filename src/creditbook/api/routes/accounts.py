@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import StreamingResponse
 
-from creditbook.api import render
+from creditbook.api import examples, render
 from creditbook.api.auth import Caller, CustomerCaller, services_of
+from creditbook.api.examples import documented
 from creditbook.api.queries import history_filter, history_names, integer, moment, single
 from creditbook.api.responses import MoneyJSONResponse
 from creditbook.api.routing import Router
@@ -23,7 +24,12 @@ from creditbook.errors import InvalidInput, PermissionDenied
 router = Router(prefix="/api/v1/accounts", tags=["accounts"])
 
 
-@router.endpoint("/me/", methods=["GET"], summary="Account profile and balance")
+@router.endpoint(
+    "/me/",
+    methods=["GET"],
+    summary="Account profile and balance",
+    responses=documented(200, examples.ME, 401, 403),
+)
 def me(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
     single(request.query_params, ())
     summary = services_of(request).accounts.summary(account_id=caller.account_id)
@@ -59,7 +65,12 @@ def usage_window(values: dict[str, str], today: date) -> tuple[date, date, str]:
     return start, following, label
 
 
-@router.endpoint("/usage/", methods=["GET"], summary="Spend by operation over a period")
+@router.endpoint(
+    "/usage/",
+    methods=["GET"],
+    summary="Spend by operation over a period",
+    responses=documented(200, examples.USAGE, 400, 401, 403),
+)
 def usage(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
     values = single(
         request.query_params, ("timezone", "period", "start_date", "end_date", "period_month")
@@ -88,7 +99,12 @@ def _wants_csv(request: Request, values: dict[str, str]) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
-@router.endpoint("/transactions/", methods=["GET"], summary="Transaction history")
+@router.endpoint(
+    "/transactions/",
+    methods=["GET"],
+    summary="Transaction history (JSON pages, or CSV with format=csv)",
+    responses=documented(200, examples.TRANSACTIONS, 400, 401, 403),
+)
 def transactions(request: Request, caller: CustomerCaller) -> Any:
     values = single(request.query_params, history_names())
     services = services_of(request)
@@ -178,7 +194,12 @@ def analytics_window(values: dict[str, str], now_us: int) -> tuple[int, int]:
     return start, end
 
 
-@router.endpoint("/tokens/analytics/", methods=["GET"], summary="Usage split by API key")
+@router.endpoint(
+    "/tokens/analytics/",
+    methods=["GET"],
+    summary="Usage split by API key",
+    responses=documented(200, examples.ANALYTICS, 400, 401, 403),
+)
 def token_analytics(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
     values = single(
         request.query_params, ("client_id", "token", "start_date", "end_date", "timezone")

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import select
 
-from creditbook.api import render
+from creditbook.api import examples, render
 from creditbook.api.auth import OperatorCaller, services_of
+from creditbook.api.examples import documented
 from creditbook.api.queries import integer, moment, single
 from creditbook.api.responses import MoneyJSONResponse
 from creditbook.api.routes.metering import receipt_response
@@ -41,7 +42,13 @@ def _account(services: Services, account_id: str) -> dict[str, Any]:
     return render.summary(services.accounts.summary(account_id=account_id))
 
 
-@router.endpoint("/accounts/", methods=["POST"], status_code=201, summary="Create an account")
+@router.endpoint(
+    "/accounts/",
+    methods=["POST"],
+    status_code=201,
+    summary="Create an account",
+    responses=documented(201, examples.ME, 400, 401, 403),
+)
 def create_account(request: Request, body: AccountIn, _: OperatorCaller) -> MoneyJSONResponse:
     services = services_of(request)
     fields = body.model_fields_set
@@ -133,7 +140,11 @@ def revoke_key(
 
 
 @router.endpoint(
-    "/accounts/{account_id}/grants/", methods=["POST"], status_code=201, summary="Add credit"
+    "/accounts/{account_id}/grants/",
+    methods=["POST"],
+    status_code=201,
+    summary="Add credit",
+    responses=documented(201, examples.RECEIPT, 400, 401, 403, 404, 409),
 )
 def grant(request: Request, account_id: str, body: GrantIn, _: OperatorCaller) -> MoneyJSONResponse:
     receipt = services_of(request).ledger.grant(
@@ -156,6 +167,7 @@ def grant(request: Request, account_id: str, body: GrantIn, _: OperatorCaller) -
     methods=["POST"],
     status_code=201,
     summary="Correct a balance, with a reason",
+    responses=documented(201, examples.RECEIPT, 400, 401, 402, 403, 404, 409),
 )
 def adjust(
     request: Request, account_id: str, body: AdjustmentIn, _: OperatorCaller
@@ -184,6 +196,7 @@ def _owner(services: Services, transaction_id: str) -> str:
     methods=["POST"],
     status_code=201,
     summary="Refund a settled charge",
+    responses=documented(201, examples.RECEIPT, 400, 401, 403, 404, 409),
 )
 def refund(
     request: Request, transaction_id: str, _: OperatorCaller, body: RefundIn | None = None

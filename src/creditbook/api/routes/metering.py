@@ -3,13 +3,16 @@ operator token plus `account_id`. Every answer carries the amount charged and th
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Header, Request
 from pydantic import ValidationError
 
-from creditbook.api import render
+from creditbook.api import examples, render
 from creditbook.api.auth import AnyCaller, Caller, services_of
+from creditbook.api.examples import documented
 from creditbook.api.queries import single
 from creditbook.api.responses import MoneyJSONResponse
 from creditbook.api.routing import Router
@@ -52,25 +55,58 @@ def receipt_response(receipt: Receipt, status_code: int) -> MoneyJSONResponse:
     return MoneyJSONResponse(body, status_code=status_code, headers=headers)
 
 
+def observed(request: Request, kind: str, call: Callable[[], Receipt]) -> Receipt:
+    """Run a metering call, counting its outcome and timing it (operation labels come from
+    the price book through the transaction, never straight from the request)."""
+    metrics = request.app.state.metrics
+    started = time.perf_counter()
+    try:
+        receipt = call()
+    except CreditbookError as error:
+        metrics.refusals.labels(error.code).inc()
+        metrics.charges.labels(kind, "-", error.code).inc()
+        raise
+    finally:
+        metrics.charge_latency.labels(kind).observe(time.perf_counter() - started)
+    outcome = "replayed" if receipt.replayed else "test" if receipt.test else "ok"
+    metrics.charges.labels(kind, receipt.transaction.operation or "-", outcome).inc()
+    return receipt
+
+
 def _key_id(caller: Caller) -> str | None:
     return None if caller.key is None else caller.key.id
 
 
-@router.endpoint("/charges/", methods=["POST"], status_code=201, summary="Charge an operation")
+def _metered(
+    request: Request, body: ChargeIn, caller: Caller, header_key: str | None
+) -> dict[str, Any]:
+    """The arguments a charge and a reservation share."""
+    single(request.query_params, ())
+    return {
+        "account_id": account_for(caller, body.account_id),
+        "operation": body.operation,
+        "units": body.units,
+        "api_key_id": _key_id(caller),
+        "idempotency_key": idempotency_key(body.idempotency_key, header_key),
+        "request_id": body.request_id or request.state.request_id,
+        "details": body.details,
+        "test": caller.test,
+    }
+
+
+@router.endpoint(
+    "/charges/",
+    methods=["POST"],
+    status_code=201,
+    summary="Charge an operation",
+    responses=documented(201, examples.RECEIPT, 400, 401, 402, 403, 404, 409, 429),
+)
 def charge(
     request: Request, body: ChargeIn, caller: AnyCaller, header_key: IdempotencyHeader = None
 ) -> MoneyJSONResponse:
-    single(request.query_params, ())
-    receipt = services_of(request).ledger.charge(
-        account_id=account_for(caller, body.account_id),
-        operation=body.operation,
-        units=body.units,
-        api_key_id=_key_id(caller),
-        idempotency_key=idempotency_key(body.idempotency_key, header_key),
-        request_id=body.request_id or request.state.request_id,
-        details=body.details,
-        test=caller.test,
-    )
+    arguments = _metered(request, body, caller, header_key)
+    ledger = services_of(request).ledger
+    receipt = observed(request, "charge", lambda: ledger.charge(**arguments))
     return receipt_response(receipt, 201)
 
 
@@ -92,6 +128,17 @@ def _batch_command(caller: Caller, raw: dict[str, Any], default_account: str | N
     )
 
 
+def _count_batch(request: Request, outcomes: list[Receipt | CreditbookError]) -> None:
+    metrics = request.app.state.metrics
+    for outcome in outcomes:
+        if isinstance(outcome, CreditbookError):
+            metrics.refusals.labels(outcome.code).inc()
+            metrics.charges.labels("batch", "-", outcome.code).inc()
+        else:
+            operation = outcome.transaction.operation or "-"
+            metrics.charges.labels("batch", operation, "ok").inc()
+
+
 def _batch_item(index: int, outcome: Receipt | CreditbookError) -> dict[str, Any]:
     if isinstance(outcome, CreditbookError):
         return {"index": index, "status": outcome.status_code, "detail": outcome.detail}
@@ -106,7 +153,10 @@ def _batch_item(index: int, outcome: Receipt | CreditbookError) -> dict[str, Any
 
 
 @router.endpoint(
-    "/charges/batch/", methods=["POST"], summary="Many charges in one call, each answered"
+    "/charges/batch/",
+    methods=["POST"],
+    summary="Many charges in one call, each answered",
+    responses=documented(200, examples.BATCH, 400, 401, 403),
 )
 def charge_batch(request: Request, body: ChargeBatchIn, caller: AnyCaller) -> MoneyJSONResponse:
     single(request.query_params, ())
@@ -121,6 +171,7 @@ def charge_batch(request: Request, body: ChargeBatchIn, caller: AnyCaller) -> Mo
             results.append(_batch_item(index, error))
     outcomes = services_of(request).ledger.charge_many(commands, test=caller.test)
     results += [_batch_item(i, o) for i, o in zip(positions, outcomes, strict=True)]
+    _count_batch(request, outcomes)
     results.sort(key=lambda item: int(item["index"]))
     charged = sum(o.charged_micros for o in outcomes if isinstance(o, Receipt))
     succeeded = sum(1 for item in results if item["status"] == 201)
@@ -135,28 +186,26 @@ def charge_batch(request: Request, body: ChargeBatchIn, caller: AnyCaller) -> Mo
 
 
 @router.endpoint(
-    "/reservations/", methods=["POST"], status_code=201, summary="Hold the worst-case cost"
+    "/reservations/",
+    methods=["POST"],
+    status_code=201,
+    summary="Hold the worst-case cost",
+    responses=documented(201, examples.RECEIPT, 400, 401, 402, 403, 404, 409, 429),
 )
 def reserve(
     request: Request, body: ReserveIn, caller: AnyCaller, header_key: IdempotencyHeader = None
 ) -> MoneyJSONResponse:
-    single(request.query_params, ())
-    receipt = services_of(request).ledger.reserve(
-        account_id=account_for(caller, body.account_id),
-        operation=body.operation,
-        units=body.units,
-        ttl_s=body.ttl_s,
-        api_key_id=_key_id(caller),
-        idempotency_key=idempotency_key(body.idempotency_key, header_key),
-        request_id=body.request_id or request.state.request_id,
-        details=body.details,
-        test=caller.test,
-    )
+    arguments = _metered(request, body, caller, header_key)
+    ledger = services_of(request).ledger
+    receipt = observed(request, "reserve", lambda: ledger.reserve(ttl_s=body.ttl_s, **arguments))
     return receipt_response(receipt, 201)
 
 
 @router.endpoint(
-    "/reservations/{reservation_id}/settle/", methods=["POST"], summary="Charge what was used"
+    "/reservations/{reservation_id}/settle/",
+    methods=["POST"],
+    summary="Charge what was used",
+    responses=documented(200, examples.RECEIPT, 400, 401, 403, 404, 409),
 )
 def settle(
     request: Request,
@@ -166,17 +215,26 @@ def settle(
     _header_key: IdempotencyHeader = None,
 ) -> MoneyJSONResponse:
     single(request.query_params, ())
-    receipt = services_of(request).ledger.settle(
-        account_id=account_for(caller, body.account_id),
-        reservation_id=reservation_id,
-        units=body.units,
-        test=caller.test,
+    account_id = account_for(caller, body.account_id)
+    ledger = services_of(request).ledger
+    receipt = observed(
+        request,
+        "settle",
+        lambda: ledger.settle(
+            account_id=account_id,
+            reservation_id=reservation_id,
+            units=body.units,
+            test=caller.test,
+        ),
     )
     return receipt_response(receipt, 200)
 
 
 @router.endpoint(
-    "/reservations/{reservation_id}/cancel/", methods=["POST"], summary="Release a reservation"
+    "/reservations/{reservation_id}/cancel/",
+    methods=["POST"],
+    summary="Release a reservation",
+    responses=documented(200, examples.RECEIPT, 401, 403, 404, 409),
 )
 def cancel(
     request: Request,
@@ -186,9 +244,13 @@ def cancel(
     _header_key: IdempotencyHeader = None,
 ) -> MoneyJSONResponse:
     single(request.query_params, ())
-    receipt = services_of(request).ledger.cancel(
-        account_id=account_for(caller, body.account_id if body else None),
-        reservation_id=reservation_id,
-        test=caller.test,
+    account_id = account_for(caller, body.account_id if body else None)
+    ledger = services_of(request).ledger
+    receipt = observed(
+        request,
+        "cancel",
+        lambda: ledger.cancel(
+            account_id=account_id, reservation_id=reservation_id, test=caller.test
+        ),
     )
     return receipt_response(receipt, 200)
