@@ -57,8 +57,8 @@ def moment(name: str, text: str) -> int:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    if parsed.year < 1971:
-        raise InvalidInput(name, "Must be after 1970.")
+    if not 1971 <= parsed.year <= 2999:
+        raise InvalidInput(name, "Must be between 1971 and 2999.")
     return to_us(parsed)
 
 

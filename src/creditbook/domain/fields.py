@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
+
+import simplejson
 
 from creditbook import limits
 from creditbook.errors import InvalidInput
@@ -77,13 +78,22 @@ def check_details(value: object) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         raise InvalidInput("details", "Must be a JSON object.")
     try:
-        encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        encoded = dump_json(value)
     except (TypeError, ValueError):
         raise InvalidInput("details", "Must be plain JSON (no NaN or infinity).") from None
     if len(encoded.encode()) > limits.details_bytes_max:
         raise InvalidInput("details", f"At most {limits.details_bytes_max} bytes as JSON.")
-    result: dict[str, Any] = json.loads(encoded)
+    result: dict[str, Any] = load_json(encoded)
     return result
+
+
+def dump_json(value: object) -> str:
+    """Compact JSON in which decimal numbers keep every digit (never through a float)."""
+    return simplejson.dumps(value, separators=(",", ":"), use_decimal=True, allow_nan=False)
+
+
+def load_json(text: str) -> Any:
+    return simplejson.loads(text, use_decimal=True)
 
 
 def check_email(value: object) -> str:

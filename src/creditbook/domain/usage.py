@@ -74,6 +74,15 @@ class Segment:
         return (bucket_us + self.offset_us) // US_PER_DAY
 
 
+LAST_DAY = date(2999, 12, 31)  # a ledger has no business with dates past this
+
+
+def check_date(field: str, value: date) -> date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise InvalidInput(field, f"Must be between {FIRST_DAY} and {LAST_DAY}.")
+    return value
+
+
 def check_range(start: date, end: date) -> None:
     if start < FIRST_DAY:
         raise InvalidInput("start_date", f"Must be on or after {FIRST_DAY.isoformat()}.")
@@ -187,5 +196,6 @@ def month_range(label: str) -> tuple[date, date]:
         first = datetime.strptime(label, "%Y-%m").replace(tzinfo=UTC).date()
     except ValueError:
         raise InvalidInput("period_month", "Must be a month as YYYY-MM.") from None
+    check_date("period_month", first)
     following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return first, following

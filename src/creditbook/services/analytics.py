@@ -2,7 +2,10 @@
 few seconds (`flush`), reported per key with the spend the key caused.
 
 These are traffic statistics, not money: a crash loses at most the counts since the last
-flush. Spend per key comes from the usage buckets, which are written with each charge.
+flush. Spend per key comes from the usage buckets, which are written with each charge. Both
+are kept per 15 minutes, so a window [start, end] counts the quarter hours that begin in
+[start rounded down, end): an end at a quarter hour (a bare date is its midnight) excludes what
+follows it, as Generect documents for `end_date`.
 """
 
 from __future__ import annotations
@@ -125,7 +128,7 @@ class RequestLog:
             .where(
                 r.account_id == account_id,
                 r.bucket_start_us >= start_us - start_us % BUCKET_US,
-                r.bucket_start_us <= end_us,
+                r.bucket_start_us < end_us,
             )
             .group_by(r.api_key_id, r.endpoint, r.status_class)
         )
@@ -156,7 +159,7 @@ class RequestLog:
             .where(
                 u.account_id == account_id,
                 u.bucket_start_us >= start_us - start_us % BUCKET_US,
-                u.bucket_start_us <= end_us,
+                u.bucket_start_us < end_us,
             )
             .group_by(u.api_key_id, u.operation)
         )

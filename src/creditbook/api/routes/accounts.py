@@ -18,7 +18,7 @@ from creditbook.api.schemas import KeyIn
 from creditbook.clock import US_PER_DAY, from_us
 from creditbook.domain.history import check_page
 from creditbook.domain.transactions import NON_CHARGE_TYPES
-from creditbook.domain.usage import month_range, parse_zone
+from creditbook.domain.usage import check_date, month_range, parse_zone
 from creditbook.errors import InvalidInput, PermissionDenied
 
 router = Router(prefix="/api/v1/accounts", tags=["accounts"])
@@ -38,9 +38,10 @@ def me(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
 
 def _local_date(name: str, text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        value = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(name, "Use a date as YYYY-MM-DD.") from None
+    return check_date(name, value)
 
 
 def usage_window(values: dict[str, str], today: date) -> tuple[date, date, str]:
@@ -55,8 +56,9 @@ def usage_window(values: dict[str, str], today: date) -> tuple[date, date, str]:
     if start_text is None and end_text is None:
         first, following = month_range(today.strftime("%Y-%m"))
         return first, following, today.strftime("%Y-%m")
+    start = _local_date("start_date", start_text) if start_text else None
     end = _local_date("end_date", end_text) if end_text else today
-    start = _local_date("start_date", start_text) if start_text else end.replace(day=1)
+    start = start or end.replace(day=1)
     if end < start:
         raise InvalidInput("end_date", "Must not be before start_date.")
     following = end + timedelta(days=1)
@@ -173,9 +175,9 @@ def create_key(request: Request, body: KeyIn, caller: CustomerCaller) -> MoneyJS
 
 @router.endpoint("/keys/{key_id}/", methods=["DELETE"], summary="Revoke an API key")
 def revoke_key(request: Request, key_id: str, caller: CustomerCaller) -> MoneyJSONResponse:
-    _may_manage_keys(caller, test=caller.test)
     accounts = services_of(request).accounts
-    accounts.key(account_id=caller.account_id, key_id=key_id)  # 404 unless it is ours
+    target = accounts.key(account_id=caller.account_id, key_id=key_id)  # 404 unless ours
+    _may_manage_keys(caller, test=target.is_test)
     revoked = accounts.revoke_key(account_id=caller.account_id, key_id=key_id)
     return MoneyJSONResponse({"data": render.key(revoked)})
 

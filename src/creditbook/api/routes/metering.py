@@ -173,7 +173,8 @@ def charge_batch(request: Request, body: ChargeBatchIn, caller: AnyCaller) -> Mo
     results += [_batch_item(i, o) for i, o in zip(positions, outcomes, strict=True)]
     _count_batch(request, outcomes)
     results.sort(key=lambda item: int(item["index"]))
-    charged = sum(o.charged_micros for o in outcomes if isinstance(o, Receipt))
+    # What this call took: a replayed item echoes an earlier charge and takes nothing now.
+    charged = sum(o.charged_micros for o in outcomes if isinstance(o, Receipt) and not o.replayed)
     succeeded = sum(1 for item in results if item["status"] == 201)
     meta = {
         "succeeded": succeeded,

@@ -14,7 +14,6 @@ values and padded by repeating the last one, so a handful of compiled variants s
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -38,6 +37,7 @@ from sqlalchemy.sql import ClauseElement
 
 from creditbook.domain.book import AccountState, Entry
 from creditbook.domain.commands import IdempotencyRecord, UsageKey
+from creditbook.domain.fields import dump_json, load_json
 from creditbook.domain.grants import Grant
 from creditbook.domain.transactions import Transaction
 from creditbook.storage.tables import (
@@ -410,7 +410,7 @@ class LedgerRepository:
 def transaction_from_row(row: Any) -> Transaction:
     values = dict(zip(TRANSACTION_FIELDS, row, strict=True))
     details = values.pop("details")
-    return Transaction(**values, details=json.loads(details) if details else None)
+    return Transaction(**values, details=load_json(details) if details else None)
 
 
 def grant_values(g: Grant) -> tuple[Any, ...]:
@@ -452,7 +452,7 @@ def transaction_values(t: Transaction) -> tuple[Any, ...]:
         t.reverses_id,
         t.grant_id,
         t.note,
-        json.dumps(t.details, separators=(",", ":")) if t.details else None,
+        dump_json(t.details) if t.details else None,
         t.entry_first_seq,
         t.entry_last_seq,
     )
