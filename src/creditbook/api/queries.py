@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from starlette.datastructures import QueryParams
 
@@ -107,3 +108,60 @@ def history_filter(values: Mapping[str, str], types: Iterable[str]) -> HistoryFi
         status=status,
         type=kind,
     )
+
+
+def documented_parameters(*specs: tuple[str, str, str]) -> dict[str, Any]:
+    """`openapi_extra` declaring query parameters (name, JSON type, description) that a
+    handler reads itself through `single()`."""
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": kind},
+                "description": text,
+            }
+            for name, kind, text in specs
+        ]
+    }
+
+
+def _sides(base: str, kind: str, what: str) -> list[tuple[str, str, str]]:
+    words = {"gte": "at least", "gt": "more than", "lte": "at most", "lt": "less than"}
+    return [(f"{base}__{side}", kind, f"{what} {words[side]} this.") for side in SIDES]
+
+
+HISTORY_PARAMETERS = documented_parameters(
+    ("limit", "integer", "Page size, 1-1000 (default 100)."),
+    ("offset", "integer", "Rows to skip (or use cursor)."),
+    ("cursor", "string", "next_cursor of the previous page."),
+    ("format", "string", "json (default) or csv: the whole filtered history, oldest first."),
+    ("status", "string", "pending, success or error."),
+    ("type", "string", "An operation code, or top_up, grant, refund, expiration, adjustment."),
+    *_sides("created_at", "string", "Created (ISO 8601; no offset means UTC)"),
+    *_sides("amount", "number", "Credits (USD; charges are negative)"),
+    *_sides("credits", "number", "Alias of amount:"),
+    *_sides("after_balance", "number", "Balance after the transaction"),
+)
+
+USAGE_PARAMETERS = documented_parameters(
+    ("timezone", "string", "IANA time zone of the dates and the series (default UTC)."),
+    ("period", "string", "Series granularity: day (default), week or month."),
+    ("start_date", "string", "First local date, YYYY-MM-DD."),
+    ("end_date", "string", "Last local date (included), YYYY-MM-DD."),
+    ("period_month", "string", "A month as YYYY-MM (instead of start/end)."),
+)
+
+ANALYTICS_PARAMETERS = documented_parameters(
+    ("client_id", "string", "Only the key with this client id."),
+    ("token", "string", "Only this exact key."),
+    ("start_date", "string", "Window start (date or ISO time; default 30 days ago)."),
+    ("end_date", "string", "Window end, included (a bare date is its midnight)."),
+    ("timezone", "string", "IANA zone in which the period bounds are written."),
+)
+
+ACCOUNTS_PARAMETERS = documented_parameters(
+    ("limit", "integer", "Page size, 1-1000 (default 100)."),
+    ("after", "string", "List accounts after this id (next_after of the previous page)."),
+)

@@ -22,11 +22,30 @@ def _refuse_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not a number JSON allows here", name, 0)
 
 
+def _check_unicode(value: Any) -> None:
+    """Refuse text that cannot be stored: JSON may escape lone surrogates (`"\\ud800"`), which
+    no database encoding can hold."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise json.JSONDecodeError("text holds an unpaired surrogate escape", "", 0) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(key)
+            _check_unicode(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_unicode(item)
+
+
 class ExactRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            self._json = json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+            parsed = json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+            _check_unicode(parsed)
+            self._json = parsed
         return self._json
 
 

@@ -66,8 +66,8 @@ def check_text(value: object, *, field: str, length_max: int, required: bool = F
         )
     if len(value) > length_max:
         raise InvalidInput(field, f"At most {length_max} characters.")
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n" for ch in value):
-        raise InvalidInput(field, "Control characters are not allowed.")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n" for ch in value):
+        raise InvalidInput(field, "Control characters and unpaired surrogates are not allowed.")
     return value
 
 

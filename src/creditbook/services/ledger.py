@@ -79,6 +79,8 @@ class Ledger:
         """Charge each of `charges` (built with `charge_command`); one outcome each, in order."""
         if len(charges) > limits.batch_charges_max:
             raise InvalidInput("charges", f"At most {limits.batch_charges_max} per batch.")
+        if not charges:
+            return []
         run = self._store.simulate if test else self._store.submit
         return [_as_charge_outcome(result, test) for result in run(charges)]
 

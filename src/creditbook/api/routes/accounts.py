@@ -11,7 +11,16 @@ from starlette.responses import StreamingResponse
 from creditbook.api import examples, render
 from creditbook.api.auth import Caller, CustomerCaller, services_of
 from creditbook.api.examples import documented
-from creditbook.api.queries import history_filter, history_names, integer, moment, single
+from creditbook.api.queries import (
+    ANALYTICS_PARAMETERS,
+    HISTORY_PARAMETERS,
+    USAGE_PARAMETERS,
+    history_filter,
+    history_names,
+    integer,
+    moment,
+    single,
+)
 from creditbook.api.responses import MoneyJSONResponse
 from creditbook.api.routing import Router
 from creditbook.api.schemas import KeyIn
@@ -72,6 +81,7 @@ def usage_window(values: dict[str, str], today: date) -> tuple[date, date, str]:
     methods=["GET"],
     summary="Spend by operation over a period",
     responses=documented(200, examples.USAGE, 400, 401, 403),
+    openapi_extra=USAGE_PARAMETERS,
 )
 def usage(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
     values = single(
@@ -106,6 +116,7 @@ def _wants_csv(request: Request, values: dict[str, str]) -> bool:
     methods=["GET"],
     summary="Transaction history (JSON pages, or CSV with format=csv)",
     responses=documented(200, examples.TRANSACTIONS, 400, 401, 403),
+    openapi_extra=HISTORY_PARAMETERS,
 )
 def transactions(request: Request, caller: CustomerCaller) -> Any:
     values = single(request.query_params, history_names())
@@ -201,6 +212,7 @@ def analytics_window(values: dict[str, str], now_us: int) -> tuple[int, int]:
     methods=["GET"],
     summary="Usage split by API key",
     responses=documented(200, examples.ANALYTICS, 400, 401, 403),
+    openapi_extra=ANALYTICS_PARAMETERS,
 )
 def token_analytics(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
     values = single(

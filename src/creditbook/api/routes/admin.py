@@ -11,7 +11,7 @@ from sqlalchemy import select
 from creditbook.api import examples, render
 from creditbook.api.auth import OperatorCaller, services_of
 from creditbook.api.examples import documented
-from creditbook.api.queries import integer, moment, single
+from creditbook.api.queries import ACCOUNTS_PARAMETERS, integer, moment, single
 from creditbook.api.responses import MoneyJSONResponse
 from creditbook.api.routes.metering import receipt_response
 from creditbook.api.routing import Router
@@ -63,7 +63,12 @@ def create_account(request: Request, body: AccountIn, _: OperatorCaller) -> Mone
     return MoneyJSONResponse({"data": _account(services, account.id)}, status_code=201)
 
 
-@router.endpoint("/accounts/", methods=["GET"], summary="Accounts with their balances")
+@router.endpoint(
+    "/accounts/",
+    methods=["GET"],
+    summary="Accounts with their balances",
+    openapi_extra=ACCOUNTS_PARAMETERS,
+)
 def list_accounts(request: Request, _: OperatorCaller) -> MoneyJSONResponse:
     values = single(request.query_params, ("limit", "after"))
     services = services_of(request)

@@ -278,6 +278,8 @@ class LedgerRepository:
         return [Grant(*row) for row in self._select("open_grants", account_ids)]
 
     def _select(self, kind: str, values: list[str]) -> list[tuple[Any, ...]]:
+        if not values:
+            return []
         size, padded = _padded(values)
         self.cursor.execute(self.s.read(kind, size).text, padded)
         return list(self.cursor.fetchall())
