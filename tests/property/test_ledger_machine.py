@@ -255,14 +255,26 @@ class Model:
             raise NothingToRefund("Too much.")
         return spend, wanted
 
-    def refund(self, spend: Spend, amount: int) -> None:
-        left = amount
+    def refund(self, spend: Spend, amount: int, now: int, surplus_grant: str | None) -> None:
+        """Give back last drawn first; the debt takes back only what is still owed, and
+        whatever a top-up already repaid comes back as a grant of its own."""
+        left, surplus = amount, 0
         for draw in reversed(spend.draws):
             give = min(draw.drawn - draw.given_back, left)
-            draw.pot.remaining += give
             draw.given_back += give
             left -= give
+            if draw.pot is self.debt:
+                owed = min(give, -self.debt.remaining)
+                surplus += give - owed
+                give = owed
+            draw.pot.remaining += give
         assert left == 0
+        assert (surplus > 0) == (surplus_grant is not None)
+        if surplus:
+            self.seq += 1
+            priority = KIND_PRIORITY["adjustment"]
+            pot = Pot(self.seq, priority, now, now, None, surplus, grant_id=surplus_grant or "")
+            self.pots.append(pot)
         spend.refunded += amount
         self.usage[spend.operation][0] -= amount
 
@@ -639,7 +651,7 @@ class LedgerMachine(RuleBasedStateMachine):
             refused(type(error), call)
             return
         receipt = accepted(call)
-        self.m.refund(spend, given)
+        self.m.refund(spend, given, self.now(), receipt.transaction.grant_id)
         self.m.transactions.append((receipt.transaction.id, None))
         assert receipt.transaction.credits_micros == given
         assert receipt.transaction.reverses_id == txn_id

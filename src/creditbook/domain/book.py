@@ -163,7 +163,7 @@ class Book:
             self._post(grant, txn_id, EntryKind.REPAY, -repay, 0)
             self._post(debt, txn_id, EntryKind.REPAY, repay, 0)
 
-    def restore(self, draws: list[Draw], already: int, amount: int, *, txn_id: str) -> None:
+    def restore(self, draws: list[Draw], already: int, amount: int, *, txn_id: str) -> str | None:
         """Give `amount` back to the grants a charge drew from, last drawn first.
 
         `already` is what earlier refunds of the same charge gave back; they came from the
@@ -185,10 +185,10 @@ class Book:
             if give:
                 self._post(grant, txn_id, EntryKind.REFUND, give, 0)
         assert left == 0, "a refund larger than the charge reached the book"
-        if surplus:
-            self._refund_grant(surplus, txn_id=txn_id)
+        return self._refund_grant(surplus, txn_id=txn_id) if surplus else None
 
-    def _refund_grant(self, amount: int, *, txn_id: str) -> None:
+    def _refund_grant(self, amount: int, *, txn_id: str) -> str:
+        """A new grant for refunded money whose overdraft debt was already repaid."""
         grant = Grant(
             self.account.id,
             ids.grant_id(self.now_us),
@@ -203,6 +203,7 @@ class Book:
         self._insert(grant)
         self.new_grants[grant.id] = grant
         self._post(grant, txn_id, EntryKind.REFUND, amount, 0)
+        return grant.id
 
     def unrecord_spend(self, amount: int, *, spent_at_us: int) -> None:
         self.account.lifetime_spend_micros -= amount

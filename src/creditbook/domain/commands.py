@@ -532,7 +532,7 @@ def _refund(batch: Batch, command: Refund) -> Receipt:
     entries = batch.entries_for(original)
     draws = [(e.grant_id, -e.amount_micros) for e in entries if e.amount_micros < 0]
     mark = book.mark()
-    book.restore(draws, already, amount, txn_id=txn.id)
+    txn.grant_id = book.restore(draws, already, amount, txn_id=txn.id)
     txn.entry_first_seq, txn.entry_last_seq = book.since(mark)
     assert original.settled_at_us is not None
     book.unrecord_spend(amount, spent_at_us=original.settled_at_us)
