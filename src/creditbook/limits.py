@@ -43,6 +43,21 @@ page_size_default = 100
 usage_range_days_max = 3_700  # ten years and change, by day
 verify_problems_max = 1_000  # a report stops listing after this many
 
+# Alerts, events and webhooks.
+alerts_per_account_max = 50
+alert_window_days_max = 90
+alert_horizon_days_max = 365
+webhooks_per_account_max = 20
+webhook_url_length_max = 2_048
+webhook_secret_length_max = 255
+webhook_secret_length_min = 8
+webhook_attempts_max = 20
+deliveries_per_round_max = 100  # deliveries one dispatcher round claims
+webhook_response_bytes_max = (
+    4_096  # what is kept of a receiver's answer (the rest is read and dropped)
+)
+clock_accounts_per_round_max = 500  # accounts one clock job handles per transaction
+
 # Caches.
 grant_cache_accounts_max = 10_000
 

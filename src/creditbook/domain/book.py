@@ -211,10 +211,11 @@ class Book:
             self.account.month_spend_micros -= amount
         self.changed = True
 
-    def write_off(self, grant: Grant, *, txn_id: str) -> int:
-        """Write off what an expired grant still holds that no reservation is using."""
+    def write_off(self, grant: Grant, *, txn_id: str, early: bool = False) -> int:
+        """Write off what an expired grant (or, `early`, any grant) still holds that no
+        reservation is using."""
         amount = grant.remaining_micros - grant.held_micros
-        assert amount > 0 and grant.is_expired(self.now_us)
+        assert amount > 0 and (early or grant.is_expired(self.now_us))
         self._post(grant, txn_id, EntryKind.EXPIRE, -amount, 0)
         return amount
 

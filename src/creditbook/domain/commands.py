@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from creditbook import ids, limits
+from creditbook.domain import events
 from creditbook.domain.book import Book, Draw, Entry, EntryKind
 from creditbook.domain.grants import DEFAULT_PRIORITY, TRANSACTION_TYPE, Grant, GrantKind
 from creditbook.domain.pricing import PriceBook, Quote
@@ -142,10 +143,27 @@ class ExpireReservations(NamedTuple):
     account_id: str
 
 
+class Renew(NamedTuple):
+    """A plan's allotment for the cycle starting at `period_start_us`: what is left of the
+    previous allotment is written off, up to `rollover_cap_micros` of it carried into the new
+    grant (None: nothing is carried), and the new grant expires at `expires_at_us`. Once per
+    period: the idempotency key names the period, so running it again changes nothing."""
+
+    account_id: str
+    period_start_us: int
+    allotment_micros: int
+    rollover_cap_micros: int | None
+    expires_at_us: int
+    idempotency_key: str
+
+    def fingerprint(self) -> str:
+        return _fingerprint("renew", self.period_start_us)
+
+
 Command = Charge | Reserve | Settle | Cancel | AddGrant | Adjust | Refund
-Housekeeping = ExpireGrants | ExpireReservations
+Housekeeping = ExpireGrants | ExpireReservations | Renew
 AnyCommand = Command | Housekeeping
-Keyed = Charge | Reserve | AddGrant | Adjust | Refund
+Keyed = Charge | Reserve | AddGrant | Adjust | Refund | Renew
 Outcome = Receipt | list[Transaction]
 
 
@@ -175,6 +193,8 @@ class Batch:
     changed_transactions: dict[str, Transaction] = field(default_factory=dict)
     new_idempotency: list[IdempotencyRecord] = field(default_factory=list)
     usage: dict[UsageKey, list[int]] = field(default_factory=dict)
+    events: list[events.Event] = field(default_factory=list)
+    depleted: set[str] = field(default_factory=set)  # accounts refused a charge for funds
 
     def apply(self, command: AnyCommand) -> Outcome:
         handler = _HANDLERS[type(command)]
@@ -483,7 +503,20 @@ def _credit(
     txn.entry_first_seq, txn.entry_last_seq = book.since(mark)
     txn.balance_after_micros = book.account.balance_micros
     batch.record(txn, command)
+    batch.events.append(_credits_added(txn, grant, book))
     return txn
+
+
+def _credits_added(txn: Transaction, grant: Grant, book: Book) -> events.Event:
+    data = {
+        "transaction_id": txn.id,
+        "grant_id": grant.id,
+        "kind": str(grant.kind),
+        "amount": events.usd(grant.amount_micros),
+        "expires_at": events.timestamp(grant.expires_at_us),
+        "balance": events.usd(book.account.balance_micros),
+    }
+    return events.new_event(txn.account_id, events.CREDITS_ADDED, txn.created_at_us, data)
 
 
 def _adjust(batch: Batch, command: Adjust) -> Receipt:
@@ -565,26 +598,65 @@ def _refund_transaction(
 
 def _expire_grants(batch: Batch, command: ExpireGrants) -> list[Transaction]:
     book = batch.book(command.account_id)
-    written: list[Transaction] = []
-    for grant in book.expired_grants():
-        txn = Transaction(
-            book.account.id,
-            ids.transaction_id(batch.now_us),
-            batch.now_us,
-            TransactionType.EXPIRATION,
-            Status.SUCCESS,
-            0,
-            0,
-            settled_at_us=batch.now_us,
-            grant_id=grant.id,
-        )
-        mark = book.mark()
-        txn.credits_micros = -book.write_off(grant, txn_id=txn.id)
-        txn.entry_first_seq, txn.entry_last_seq = book.since(mark)
-        txn.balance_after_micros = book.account.balance_micros
-        batch.record(txn)
-        written.append(txn)
-    return written
+    return [_write_off(batch, book, grant, early=False) for grant in book.expired_grants()]
+
+
+def _write_off(batch: Batch, book: Book, grant: Grant, *, early: bool) -> Transaction:
+    txn = Transaction(
+        book.account.id,
+        ids.transaction_id(batch.now_us),
+        batch.now_us,
+        TransactionType.EXPIRATION,
+        Status.SUCCESS,
+        0,
+        0,
+        settled_at_us=batch.now_us,
+        grant_id=grant.id,
+    )
+    mark = book.mark()
+    txn.credits_micros = -book.write_off(grant, txn_id=txn.id, early=early)
+    txn.entry_first_seq, txn.entry_last_seq = book.since(mark)
+    txn.balance_after_micros = book.account.balance_micros
+    batch.record(txn)
+    data = {
+        "transaction_id": txn.id,
+        "grant_id": grant.id,
+        "kind": str(grant.kind),
+        "amount": events.usd(-txn.credits_micros),
+        "expired_at": events.timestamp(grant.expires_at_us),
+        "balance": events.usd(book.account.balance_micros),
+    }
+    batch.events.append(
+        events.new_event(txn.account_id, events.CREDITS_EXPIRED, batch.now_us, data)
+    )
+    return txn
+
+
+def _renew(batch: Batch, command: Renew) -> Receipt:
+    book = batch.book(command.account_id)
+    replayed = batch.replay(command, book)
+    if replayed is not None:
+        return replayed
+    left = [
+        g for g in book.grants if g.kind == GrantKind.PLAN and g.remaining_micros > g.held_micros
+    ]
+    carried = sum(_write_off(batch, book, g, early=True).credits_micros for g in left)
+    cap = command.rollover_cap_micros
+    carry = 0 if cap is None else min(-carried, cap)
+    add = AddGrant(
+        command.account_id,
+        command.allotment_micros + carry,
+        GrantKind.PLAN,
+        expires_at_us=command.expires_at_us,
+        note="plan allotment" + (f" with {format_usd(carry)} USD carried over" if carry else ""),
+        details={
+            "period_start": events.timestamp(command.period_start_us),
+            "carried": events.usd(carry),
+        },
+    )
+    txn = _credit(batch, book, add, GrantKind.PLAN, add.note)
+    batch.record(txn, command)
+    return _receipt(txn, book)
 
 
 def _expire_reservations(batch: Batch, command: ExpireReservations) -> list[Transaction]:
@@ -608,4 +680,5 @@ _HANDLERS: dict[type, Callable[[Batch, Any], Outcome]] = {
     Refund: _refund,
     ExpireGrants: _expire_grants,
     ExpireReservations: _expire_reservations,
+    Renew: _renew,
 }

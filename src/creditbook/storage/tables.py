@@ -250,3 +250,123 @@ price_book_meta = Table(
     Column("id", Integer, primary_key=True),
     Column("revision", BigInteger, nullable=False),
 )
+
+# Alerts, the outbox and webhooks (migration 0003).
+
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("threshold_micros", MONEY, nullable=True),
+    Column("percent", Integer, nullable=True),
+    Column("window_days", Integer, nullable=True),
+    Column("horizon_days", Integer, nullable=True),
+    Column("state", String(8), nullable=False),
+    Column("changed_at_us", TIME, nullable=True),
+    Column("created_at_us", TIME, nullable=False),
+    CheckConstraint("kind IN ('balance', 'monthly_percent', 'forecast')", name="kind"),
+    CheckConstraint("state IN ('ok', 'in_alarm')", name="state"),
+    sqlite_with_rowid=False,
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("created_at_us", TIME, nullable=False),
+    Column("data", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("key", String(120), primary_key=True),
+    Column("created_at_us", TIME, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("allotment_micros", MONEY, nullable=False),
+    Column("cycle_day", Integer, nullable=False),
+    Column("rollover", String(8), nullable=False),
+    Column("rollover_cap_micros", MONEY, nullable=True),
+    Column("next_renewal_at_us", TIME, nullable=False),
+    Column("created_at_us", TIME, nullable=False),
+    Column("updated_at_us", TIME, nullable=False),
+    CheckConstraint("rollover IN ('none', 'capped')", name="rollover"),
+    CheckConstraint("cycle_day BETWEEN 1 AND 28", name="cycle_day"),
+    Index("ix_subscriptions_due", "next_renewal_at_us"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("events", Text, nullable=False),  # a JSON list of event types
+    Column("secret", String(255), nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    Column("failure_run", Integer, nullable=False),
+    Column("disabled_reason", String(500), nullable=True),
+    Column("created_at_us", TIME, nullable=False),
+    Column("updated_at_us", TIME, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("id", String(ID), primary_key=True),
+    Column("webhook_id", String(ID), nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at_us", TIME, nullable=False),
+    Column("lease_until_us", TIME, nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at_us", TIME, nullable=False),
+    Column("updated_at_us", TIME, nullable=False),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    Index(
+        "ix_deliveries_due",
+        "next_attempt_at_us",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("ix_deliveries_webhook", "account_id", "webhook_id", "created_at_us"),
+    sqlite_with_rowid=False,
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
+    Column("delivery_id", String(ID), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("webhook_id", String(ID), nullable=False),
+    Column("at_us", TIME, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_us", BigInteger, nullable=False),
+    Column("error", String(500), nullable=True),
+    sqlite_with_rowid=False,
+)

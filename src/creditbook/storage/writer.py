@@ -30,6 +30,8 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from creditbook import limits
 from creditbook.clock import Clock
+from creditbook.domain import events as ev
+from creditbook.domain.alerts import Alert, judge_account
 from creditbook.domain.book import AccountState, Book
 from creditbook.domain.commands import (
     AddGrant,
@@ -41,14 +43,16 @@ from creditbook.domain.commands import (
     ExpireReservations,
     Outcome,
     Refund,
+    Renew,
     Reserve,
     Settle,
 )
 from creditbook.domain.grants import Grant
 from creditbook.domain.pricing import PriceBook
 from creditbook.domain.transactions import Transaction
-from creditbook.errors import CreditbookError, StorageError
+from creditbook.errors import CreditbookError, InsufficientFunds, StorageError
 from creditbook.storage.engine import is_sqlite
+from creditbook.storage.repositories import outbox
 from creditbook.storage.repositories.ledger import LedgerRepository, LedgerStatements
 from creditbook.storage.repositories.prices import PriceBookCache
 from creditbook.storage.unit_of_work import DriverUnitOfWork
@@ -56,7 +60,8 @@ from creditbook.storage.unit_of_work import DriverUnitOfWork
 log = logging.getLogger("creditbook.writer")
 
 Result = Outcome | CreditbookError
-KEYED = (Charge, Reserve, AddGrant, Adjust, Refund)
+KEYED = (Charge, Reserve, AddGrant, Adjust, Refund, Renew)
+DEPLETED = "depleted"  # the notice that marks an account as told it ran out
 
 
 class _Job:
@@ -124,6 +129,36 @@ class GrantCache:
             self._items.popitem(last=False)
 
 
+class AlertCache:
+    """Alert thresholds and states per account, valid while the alerts revision has not moved.
+
+    Anything that changes an alert (its definition through the API, its state here or in the
+    clock) moves the revision in the same transaction, so a copy loaded under the current
+    revision is what the table holds. Only the leader uses it; a failed batch throws it away.
+    """
+
+    def __init__(self, size_max: int) -> None:
+        self._size_max = size_max
+        self._revision: int | None = None
+        self._items: OrderedDict[str, list[Alert]] = OrderedDict()
+
+    def load(
+        self, repo: LedgerRepository, revision: int, account_ids: list[str]
+    ) -> dict[str, list[Alert]]:
+        if revision != self._revision:
+            self._items.clear()
+            self._revision = revision
+        missing = [a for a in account_ids if a not in self._items]
+        if missing:
+            for account_id in missing:
+                self._items[account_id] = []
+            for alert in outbox.load_alerts(repo, missing):
+                self._items[alert.account_id].append(alert)
+        while len(self._items) > self._size_max:
+            self._items.popitem(last=False)
+        return {a: self._items.get(a, []) for a in account_ids}
+
+
 class Writer:
     """Serialises ledger writes for one database and commits them in groups."""
 
@@ -135,6 +170,7 @@ class Writer:
         prices: PriceBookCache,
         size_max: int,
         wait_us: int,
+        alert_margin_percent: int = 10,
     ) -> None:
         if not 1 <= size_max <= limits.group_commit_size_max:
             raise ValueError(f"size_max must be in 1..{limits.group_commit_size_max}")
@@ -158,6 +194,8 @@ class Writer:
         self._closed = False
         self._connection: PoolProxiedConnection | None = None
         self._grants = GrantCache(limits.grant_cache_accounts_max)
+        self._alerts = AlertCache(limits.grant_cache_accounts_max)
+        self._alert_margin_percent = alert_margin_percent
         self.transactions_committed = 0
 
     def submit(self, commands: Sequence[AnyCommand]) -> list[Result]:
@@ -267,6 +305,7 @@ class Writer:
             now = self._clock.now_us()
             batch = load_batch(repo, commands, now, self._price_book, self._grants)
             outcomes = [_apply(batch, command) for command in commands]
+            self._watch(repo, batch)
             if self._pipeline:
                 with driver.pipeline():  # PostgreSQL: every write in one round trip
                     write_batch(repo, batch)
@@ -281,6 +320,27 @@ class Writer:
     def _price_book(self, revision: int) -> PriceBook:
         return self._prices.at_revision(self._engine, revision)
 
+    def _watch(self, repo: LedgerRepository, batch: Batch) -> None:
+        """Alerts, depletion notices and the events of the batch, in its transaction."""
+        changed = [aid for aid, book in batch.books.items() if book.changed]
+        if changed:
+            found = self._alerts.load(repo, repo.alerts_revision(), changed)
+            moved: list[Alert] = []
+            for account_id in changed:
+                book = batch.books[account_id]
+                for alert, event in judge_account(
+                    found[account_id], book.account, batch.now_us, self._alert_margin_percent
+                ):
+                    moved.append(alert)
+                    batch.events.append(event)
+            outbox.save_alert_states(repo, moved)
+        if batch.depleted:
+            _tell_depleted(repo, batch)
+        if batch.events:
+            credited = sorted({e.account_id for e in batch.events if e.type == ev.CREDITS_ADDED})
+            outbox.drop_notices(repo, credited, DEPLETED)
+            outbox.write_events(repo, batch.events, batch.now_us)
+
     def _connect(self) -> Any:
         """The writer's own DBAPI connection, from the engine's pool (pragmas applied)."""
         if self._connection is None:
@@ -289,6 +349,7 @@ class Writer:
 
     def _reset(self) -> None:
         self._grants = GrantCache(limits.grant_cache_accounts_max)
+        self._alerts = AlertCache(limits.grant_cache_accounts_max)
         if self._connection is not None:
             try:
                 self._connection.invalidate()
@@ -299,8 +360,25 @@ class Writer:
 def _apply(batch: Batch, command: AnyCommand) -> Result:
     try:
         return batch.apply(command)
+    except InsufficientFunds as error:
+        batch.depleted.add(command.account_id)
+        return error
     except CreditbookError as error:
         return error
+
+
+def _tell_depleted(repo: LedgerRepository, batch: Batch) -> None:
+    """`balance.depleted` once per depletion: the first refusal marks the account, and the
+    mark goes when credits are added."""
+    for account_id in sorted(batch.depleted):
+        book = batch.books.get(account_id)
+        if book is None or not outbox.add_notice(repo, account_id, DEPLETED, batch.now_us):
+            continue
+        data = {
+            "balance": ev.usd(book.account.balance_micros),
+            "available": ev.usd(book.available_micros()),
+        }
+        batch.events.append(ev.new_event(account_id, ev.DEPLETED, batch.now_us, data))
 
 
 def _storage_error(error: Exception, committing: bool) -> StorageError:

@@ -47,6 +47,7 @@ from creditbook.storage.tables import (
     idempotency_records,
     journal_entries,
     price_book_meta,
+    revisions,
     transactions,
     usage_buckets,
 )
@@ -258,6 +259,12 @@ _READS: dict[str, Callable[[int], Any]] = {
 }
 
 
+@functools.lru_cache(maxsize=4)
+def _alerts_revision(dialect_name: str) -> str:
+    query = select(revisions.c.revision).where(revisions.c.name == literal_column("'alerts'"))
+    return Sql(query, positional_dialect(dialect_name)).text
+
+
 class LedgerRepository:
     """Reads and writes of one writer transaction, on the DBAPI connection that runs it."""
 
@@ -266,7 +273,19 @@ class LedgerRepository:
         self.s = statements
         self.cursor = driver.cursor()
 
+    @property
+    def dialect_name(self) -> str:
+        return self.s.dialect_name
+
     # Reads on the hot path (raw cursor)
+
+    def alerts_revision(self) -> int:
+        """Read after the accounts are locked: a fresh statement sees every change committed
+        before the lock was granted (PostgreSQL's READ COMMITTED takes a snapshot per
+        statement)."""
+        self.cursor.execute(_alerts_revision(self.s.dialect_name))
+        row = self.cursor.fetchone()
+        return int(row[0]) if row else 0
 
     def lock_accounts(self, account_ids: list[str]) -> tuple[dict[str, AccountState], int]:
         rows = self._select("lock_accounts", account_ids)
@@ -287,12 +306,20 @@ class LedgerRepository:
     # Reads off the hot path: compiled per call, run on the same connection and transaction
 
     def _query(self, construct: Any) -> list[tuple[Any, ...]]:
+        self.execute(construct)
+        return list(self.cursor.fetchall())
+
+    def query(self, construct: Any) -> list[tuple[Any, ...]]:
+        return self._query(construct)
+
+    def execute(self, construct: Any) -> int:
+        """Run a Core statement on the writer's connection; the number of rows it touched."""
         compiled = construct.compile(
             dialect=self.s.dialect, compile_kwargs={"render_postcompile": True}
         )
         params = compiled.construct_params()
         self.cursor.execute(str(compiled), [params[name] for name in compiled.positiontup or ()])
-        return list(self.cursor.fetchall())
+        return int(self.cursor.rowcount)
 
     def grants_by_id(self, account_ids: list[str], grant_ids: list[str]) -> list[Grant]:
         query = select(*GRANT_COLUMNS).where(
