@@ -7,9 +7,14 @@ from dataclasses import dataclass
 
 from creditbook.clock import Clock, SystemClock
 from creditbook.config import Settings
+from creditbook.domain.alerts import parse_specs
 from creditbook.services.accounts import Accounts
+from creditbook.services.alerts import Alerts
+from creditbook.services.clock import Clockwork
+from creditbook.services.events import Events
 from creditbook.services.history import History
 from creditbook.services.ledger import Ledger
+from creditbook.services.plans import Plans
 from creditbook.services.prices import Prices
 from creditbook.services.usage import Usage
 from creditbook.services.verify import Verifier
@@ -27,6 +32,10 @@ class Services:
     history: History
     prices: Prices
     verifier: Verifier
+    alerts: Alerts
+    plans: Plans
+    clockwork: Clockwork
+    events: Events
 
     def close(self) -> None:
         self.store.close()
@@ -59,13 +68,21 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Services:
         preview_threshold_micros=settings.preview_threshold_micros,
         group_commit_size_max=settings.group_commit_size_max,
         group_commit_wait_us=settings.group_commit_wait_us,
+        alert_margin_percent=settings.alert_margin_percent,
+    )
+    ledger = Ledger(store, reservation_ttl_s=settings.reservation_ttl_s)
+    alerts = Alerts(
+        store,
+        defaults=parse_specs(settings.default_alerts),
+        margin_percent=settings.alert_margin_percent,
     )
     return Services(
         settings=settings,
         store=store,
-        ledger=Ledger(store, reservation_ttl_s=settings.reservation_ttl_s),
+        ledger=ledger,
         accounts=Accounts(
             store,
+            alerts=alerts,
             default_monthly_limit_micros=settings.default_monthly_limit_micros,
             default_overdraft_limit_micros=settings.default_overdraft_limit_micros,
         ),
@@ -73,4 +90,10 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Services:
         history=History(store),
         prices=Prices(store),
         verifier=Verifier(store),
+        alerts=alerts,
+        plans=Plans(store),
+        clockwork=Clockwork(
+            store, ledger, expiring_window_s=settings.credits_expiring_window_days * 86_400
+        ),
+        events=Events(store),
     )

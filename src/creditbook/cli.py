@@ -20,6 +20,9 @@ import typer
 from creditbook.bootstrap import Services, build
 from creditbook.clock import from_us, to_us
 from creditbook.config import Settings
+from creditbook.domain.alerts import Alert, AlertSpec
+from creditbook.domain.events import envelope
+from creditbook.domain.plans import Subscription
 from creditbook.errors import CreditbookError, InvalidInput
 from creditbook.money import format_usd, parse_usd
 
@@ -450,6 +453,177 @@ def _write_csv(chunks: Iterator[str], output: str | None) -> int:
         if show:
             sys.stderr.write("\n")
     return max(rows, 0)
+
+
+# Alerts, plans, events and the worker
+
+alerts_app = typer.Typer(help="Alert thresholds of an account.", no_args_is_help=True)
+plans_app = typer.Typer(help="Plan subscriptions (monthly allotments).", no_args_is_help=True)
+events_app = typer.Typer(help="Events of an account (the webhook outbox).", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(plans_app, name="plans")
+app.add_typer(events_app, name="events")
+
+
+def _alert_row(a: Alert) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "threshold": None if a.threshold_micros is None else format_usd(a.threshold_micros),
+        "percent": a.percent,
+        "window_days": a.window_days,
+        "horizon_days": a.horizon_days,
+        "state": a.state,
+        "changed_at": _when(a.changed_at_us),
+    }
+
+
+def _alert_line(a: Alert) -> str:
+    row = _alert_row(a)
+    rule = ", ".join(f"{k}={row[k]}" for k in ALERT_RULE if row[k] is not None)
+    return f"{a.id}  {a.kind:<16} {a.state:<9} {rule}"
+
+
+ALERT_RULE = ("threshold", "percent", "window_days", "horizon_days")
+
+
+@alerts_app.command("list")
+def alerts_list(account_id: str, database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+    """The account's thresholds and their states."""
+    with services_for(database_url) as services:
+        found = services.alerts.list(account_id=account_id)
+    emit([_alert_row(a) for a in found], as_json, "\n".join(map(_alert_line, found)) or "none")
+
+
+@alerts_app.command("add")
+def alerts_add(
+    account_id: str,
+    kind: Annotated[str, typer.Option(help="balance, monthly_percent or forecast.")],
+    threshold: Annotated[str | None, typer.Option(help="balance: USD.")] = None,
+    percent: Annotated[int | None, typer.Option(help="monthly_percent: percent.")] = None,
+    window_days: Annotated[int | None, typer.Option(help="forecast: days of spend.")] = None,
+    horizon_days: Annotated[int | None, typer.Option(help="forecast: days ahead.")] = None,
+    database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Add a threshold (judged at once against the account as it stands)."""
+    micros = None if threshold is None else parse_usd(threshold, field="threshold")
+    spec = AlertSpec(kind, micros, percent, window_days, horizon_days)
+    with services_for(database_url) as services:
+        made = services.alerts.add(account_id=account_id, spec=spec)
+    emit(_alert_row(made), as_json, _alert_line(made))
+
+
+@alerts_app.command("remove")
+def alerts_remove(account_id: str, alert_id: str, database_url: DatabaseUrl = None) -> None:
+    """Remove a threshold."""
+    with services_for(database_url) as services:
+        services.alerts.remove(account_id=account_id, alert_id=alert_id)
+    typer.echo(f"Removed {alert_id}.")
+
+
+def _plan_text(sub: Subscription) -> str:
+    cap = "" if sub.rollover_cap_micros is None else f" up to {format_usd(sub.rollover_cap_micros)}"
+    return (
+        f"{format_usd(sub.allotment_micros)} USD on day {sub.cycle_day}, rollover "
+        f"{sub.rollover}{cap}; next renewal {_when(sub.next_renewal_at_us)}"
+    )
+
+
+@plans_app.command("set")
+def plans_set(
+    account_id: str,
+    allotment: Annotated[str, typer.Option(help="USD granted each cycle.")],
+    cycle_day: Annotated[int, typer.Option(help="Day of the month (1-28), account's zone.")] = 1,
+    rollover: Annotated[str, typer.Option(help="none or capped.")] = "none",
+    rollover_cap: Annotated[str | None, typer.Option(help="capped: most USD carried.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Put the account on a plan; the clock grants the current cycle at its next round."""
+    cap = None if rollover_cap is None else parse_usd(rollover_cap, field="rollover_cap")
+    with services_for(database_url) as services:
+        sub = services.plans.subscribe(
+            account_id=account_id,
+            allotment_micros=parse_usd(allotment, field="allotment"),
+            cycle_day=cycle_day,
+            rollover=rollover,
+            rollover_cap_micros=cap,
+        )
+    typer.echo(_plan_text(sub))
+
+
+@plans_app.command("show")
+def plans_show(account_id: str, database_url: DatabaseUrl = None) -> None:
+    """The account's plan subscription."""
+    with services_for(database_url) as services:
+        sub = services.plans.get(account_id=account_id)
+    typer.echo("no plan subscription" if sub is None else _plan_text(sub))
+
+
+@plans_app.command("cancel")
+def plans_cancel(account_id: str, database_url: DatabaseUrl = None) -> None:
+    """No more renewals (grants already made run to their expiry)."""
+    with services_for(database_url) as services:
+        services.plans.cancel(account_id=account_id)
+    typer.echo("Cancelled.")
+
+
+@events_app.command("list")
+def events_list(
+    account_id: str,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    kind: Annotated[str | None, typer.Option("--type", help="Only this event type.")] = None,
+    database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """The account's events, newest first."""
+    with services_for(database_url) as services:
+        found = services.events.page(account_id=account_id, limit=limit, type_=kind)
+    rows = [envelope(e) for e in found]
+    lines = [f"{r['created_at']}  {r['type']:<26} {r['id']}" for r in rows]
+    emit(rows, as_json, "\n".join(lines) or "none")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run the clock (renewals, expiry, notices, forecasts) apart from the server; several
+    workers may run against one PostgreSQL. Stops cleanly on SIGINT/SIGTERM."""
+    from creditbook.background import Background  # noqa: PLC0415
+    from creditbook.logs import configure  # noqa: PLC0415
+
+    settings = settings_for(database_url)
+    configure(settings.log_level)
+    with services_for(database_url) as services:
+        if once:
+            done = services.clockwork.run_once()
+            typer.echo(
+                f"renewed {done.renewed}, expired {done.expired}, notices {done.notices}, "
+                f"forecasts {done.forecasts}"
+            )
+            if done.failures:
+                fail("; ".join(done.failures), code=1)
+            return
+        background = Background()
+        interval = settings.clock_interval_s
+        background.start(
+            "creditbook-clock", lambda stop: services.clockwork.run(stop, interval_s=interval)
+        )
+        _wait_for_signal()
+        background.stop()
+
+
+def _wait_for_signal() -> None:
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
 
 
 # Demo and server

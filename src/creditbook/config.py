@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from creditbook import limits
+from creditbook.domain.alerts import parse_specs
 from creditbook.errors import InvalidInput
 from creditbook.money import parse_usd
 
@@ -77,6 +78,37 @@ class Settings(BaseSettings):
         "info", description="Least severe log level written."
     )
 
+    default_alerts: str = Field(
+        "balance:10,monthly_percent:80,monthly_percent:100,forecast:7:7",
+        description="Alert thresholds every new account gets, comma-separated: "
+        "`balance:USD` (balance below), `monthly_percent:P` (P% of the monthly limit spent), "
+        "`forecast:N:D` (at the burn rate of the last N days the balance runs out within D "
+        "days). Empty for none.",
+    )
+    alert_margin_percent: int = Field(
+        10,
+        ge=0,
+        le=100,
+        description="Dead band of balance and monthly alerts, in percent of the line: an alarm "
+        "resolves only once the figure is back past the line by this much, so a balance "
+        "hovering near the line raises one alarm, not a storm.",
+    )
+    credits_expiring_window_days: int = Field(
+        7,
+        ge=1,
+        le=365,
+        description="`credits.expiring` is sent once per grant when it will expire within "
+        "this many days and still holds credit.",
+    )
+    run_clock: bool = Field(
+        True,
+        description="Run the clock (renewals, expiry, notices, forecasts) and webhook delivery "
+        "inside `creditbook serve`. Set false when `creditbook worker` runs them separately.",
+    )
+    clock_interval_s: float = Field(
+        30.0, gt=0, le=3600, description="Seconds between two rounds of the clock."
+    )
+
     @model_validator(mode="after")
     def _amounts_are_exact(self) -> Settings:
         # Money settings must convert to whole micro-USD; refuse them at start-up, not later.
@@ -88,6 +120,7 @@ class Settings(BaseSettings):
             )
         except InvalidInput as error:
             raise ValueError(f"{error.field}: {error.message}") from None
+        parse_specs(self.default_alerts)  # refuse a bad list at start-up
         return self
 
     @property

@@ -23,8 +23,9 @@ from creditbook.api.examples import documented
 from creditbook.api.metrics import Metrics
 from creditbook.api.observe import Observed
 from creditbook.api.responses import MoneyJSONResponse
-from creditbook.api.routes import accounts, admin, health, metering
-from creditbook.bootstrap import build, tune_runtime
+from creditbook.api.routes import accounts, admin, alerts, health, metering
+from creditbook.background import Background
+from creditbook.bootstrap import Services, build, tune_runtime
 from creditbook.clock import Clock
 from creditbook.config import Settings
 from creditbook.services.analytics import RequestLog
@@ -70,6 +71,17 @@ class Flusher:
         self._flush()
 
 
+def start_background(services: Services) -> Background:
+    """The clock (and webhook delivery) in this process, unless a worker runs them."""
+    background = Background()
+    if services.settings.run_clock:
+        interval = services.settings.clock_interval_s
+        background.start(
+            "creditbook-clock", lambda stop: services.clockwork.run(stop, interval_s=interval)
+        )
+    return background
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     metrics = Metrics()
 
@@ -80,10 +92,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.services, app.state.requests = services, requests
         flusher = Flusher(requests)
         flusher.start()
+        background = start_background(services)
         tune_runtime()
         try:
             yield
         finally:
+            background.stop()
             flusher.stop()
             services.close()
 
@@ -97,7 +111,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     )
     app.state.metrics = metrics
     errors.install(app)
-    for router in (health.router, accounts.router, metering.router, admin.router):
+    for router in (health.router, accounts.router, metering.router, alerts.router, admin.router):
         app.include_router(router)
 
     def record(scope: Scope, route: str, status: int) -> None:

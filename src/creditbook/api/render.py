@@ -9,6 +9,7 @@ from typing import Any
 
 from creditbook.clock import from_us
 from creditbook.domain.accounts import ApiKey
+from creditbook.domain.alerts import Alert
 from creditbook.domain.grants import TRANSACTION_TYPE, GrantKind
 from creditbook.domain.transactions import Receipt, Transaction, TransactionType
 from creditbook.domain.usage import Bucket, Figures, UsageReport
@@ -126,7 +127,22 @@ def summary(s: Summary) -> dict[str, Any]:
             for g in s.grants
             if not g.is_overdraft
         ],
+        "alerts": [alert(x) for x in s.alerts],
         "created_at": when(a.created_at_us),
+    }
+
+
+def alert(x: Alert) -> dict[str, Any]:
+    return {
+        "id": x.id,
+        "kind": x.kind,
+        "threshold": usd_or_none(x.threshold_micros),
+        "percent": x.percent,
+        "window_days": x.window_days,
+        "horizon_days": x.horizon_days,
+        "state": x.state,
+        "changed_at": when(x.changed_at_us),
+        "created_at": when(x.created_at_us),
     }
 
 

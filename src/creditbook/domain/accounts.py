@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from creditbook.clock import month_start_us
+from creditbook.domain.book import AccountState
 
 
 class AccountStatus(StrEnum):
@@ -45,6 +46,21 @@ class Account:
         """Spend in the current UTC month; the stored figure belongs to an older month until
         the next write rolls it over."""
         return self.month_spend_micros if self.month_start_us == month_start_us(now_us) else 0
+
+    def state(self, now_us: int) -> AccountState:
+        """The ledger's view of the account as of `now_us` (this month's spend rolled over)."""
+        return AccountState(
+            self.id,
+            self.status,
+            self.overdraft_limit_micros,
+            self.monthly_limit_micros,
+            self.balance_micros,
+            self.reserved_micros,
+            self.lifetime_spend_micros,
+            month_start_us(now_us),
+            self.spent_this_month_micros(now_us),
+            self.entry_seq,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from creditbook import limits
 from creditbook.domain.book import AccountState
 from creditbook.domain.events import ALERT_RESOLVED, ALERT_TRIGGERED, Event, new_event, usd
 from creditbook.errors import InvalidInput
+from creditbook.money import parse_usd
 
 BALANCE = "balance"
 MONTHLY_PERCENT = "monthly_percent"
@@ -175,3 +176,44 @@ def _check_ranges(percent: int | None, window_days: int | None, horizon_days: in
         raise InvalidInput(
             "horizon_days", f"Must be between 1 and {limits.alert_horizon_days_max}."
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSpec:
+    kind: str
+    threshold_micros: int | None = None
+    percent: int | None = None
+    window_days: int | None = None
+    horizon_days: int | None = None
+
+    def check(self) -> AlertSpec:
+        check_spec(
+            self.kind,
+            threshold_micros=self.threshold_micros,
+            percent=self.percent,
+            window_days=self.window_days,
+            horizon_days=self.horizon_days,
+        )
+        return self
+
+
+def parse_specs(text: str) -> list[AlertSpec]:
+    """Default thresholds from a setting: `balance:10,monthly_percent:80,forecast:7:3` (USD,
+    percent of the monthly limit, burn window and horizon in days); empty for none."""
+    specs: list[AlertSpec] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        kind, _, rest = item.partition(":")
+        args = rest.split(":") if rest else []
+        try:
+            if kind == BALANCE and len(args) == 1:
+                spec = AlertSpec(kind, threshold_micros=parse_usd(args[0], field="threshold"))
+            elif kind == MONTHLY_PERCENT and len(args) == 1:
+                spec = AlertSpec(kind, percent=int(args[0]))
+            elif kind == FORECAST and len(args) == 2:
+                spec = AlertSpec(kind, window_days=int(args[0]), horizon_days=int(args[1]))
+            else:
+                raise ValueError(item)
+            specs.append(spec.check())
+        except (ValueError, InvalidInput) as error:
+            raise ValueError(f"bad alert {item!r}: {error}") from None
+    return specs

@@ -19,12 +19,15 @@ from creditbook.domain.accounts import (
     NewKey,
     Scope,
 )
+from creditbook.domain.alerts import Alert
 from creditbook.domain.fields import check_email, check_text
 from creditbook.domain.grants import Grant, available_micros
 from creditbook.domain.pricing import SpendTier
 from creditbook.domain.usage import parse_zone
 from creditbook.errors import AuthenticationFailed, InvalidInput, NotFound
 from creditbook.money import check_amount
+from creditbook.services.alerts import Alerts
+from creditbook.storage.repositories import outbox
 from creditbook.storage.repositories.accounts import AccountRepository, KeyRepository
 from creditbook.storage.store import Store
 
@@ -42,6 +45,7 @@ class Summary:
     preview_tier: bool
     tier: SpendTier
     grants: list[Grant]  # open grants, in consumption order
+    alerts: list[Alert]
 
 
 def hash_key(secret: str) -> str:
@@ -56,8 +60,10 @@ class Accounts:
         *,
         default_monthly_limit_micros: int | None,
         default_overdraft_limit_micros: int,
+        alerts: Alerts | None = None,
     ) -> None:
         self._store = store
+        self._alerts = alerts
         self._monthly_default = default_monthly_limit_micros
         self._overdraft_default = default_overdraft_limit_micros
 
@@ -96,6 +102,8 @@ class Accounts:
         }
         with self._store.write() as uow:
             AccountRepository(uow.connection).add(values)
+            if self._alerts is not None:
+                self._alerts.add_defaults(uow.connection, account_id=str(values["id"]), now_us=now)
             uow.commit()
         return self.get(account_id=str(values["id"]))
 
@@ -160,6 +168,7 @@ class Accounts:
             if account is None:
                 raise NotFound("Account not found.")
             grants = sorted(repo.grants(account_id), key=Grant.order_key)
+            found = outbox.load_alerts(outbox.CoreRunner(uow.connection), [account_id])
         used = account.spent_this_month_micros(now)
         return Summary(
             account,
@@ -168,6 +177,7 @@ class Accounts:
             book.is_preview_tier(used),
             book.tier(account.lifetime_spend_micros, now),
             grants,
+            found,
         )
 
     # Keys

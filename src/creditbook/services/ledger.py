@@ -37,7 +37,7 @@ from creditbook.domain.grants import GrantKind, check_priority, parse_kind
 from creditbook.domain.transactions import Receipt, Status, Transaction
 from creditbook.errors import CreditbookError, InvalidInput, NotFound
 from creditbook.money import check_amount
-from creditbook.storage.repositories.accounts import AccountRepository
+from creditbook.storage.repositories.schedule import ScheduleRepository
 from creditbook.storage.store import Store
 from creditbook.storage.writer import Result
 
@@ -237,26 +237,27 @@ class Ledger:
         return self._transactions(ExpireReservations(account_id=account_id))
 
     def expire_all(self, *, page_size: int = 500) -> int:
-        """Expire reservations and grants on every account; returns the transactions written."""
+        """Expire reservations past their TTL and write off expired grants, on the accounts
+        that have any; returns the transactions written."""
         written = 0
         after: str | None = None
         while True:
+            now = self._store.clock.now_us()
             with self._store.read() as uow:
-                ids = AccountRepository(uow.connection).ids(after_id=after, limit=page_size)
-            if not ids:
+                due = ScheduleRepository(uow.connection).accounts_due(
+                    now, after=after, limit=page_size
+                )
+            if not due:
                 return written
             commands: list[AnyCommand] = []
-            for account_id in ids:
-                commands += [
-                    ExpireReservations(account_id=account_id),
-                    ExpireGrants(account_id=account_id),
-                ]
+            for account_id in due:
+                commands += [ExpireReservations(account_id), ExpireGrants(account_id)]
             for result in self._store.submit(commands):
                 if isinstance(result, CreditbookError):
                     raise result
                 assert isinstance(result, list)
                 written += len(result)
-            after = ids[-1]
+            after = due[-1]
 
     # Internals
 

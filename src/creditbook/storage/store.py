@@ -27,6 +27,7 @@ class Store:
         preview_threshold_micros: int,
         group_commit_size_max: int,
         group_commit_wait_us: int,
+        alert_margin_percent: int = 10,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -37,6 +38,7 @@ class Store:
             prices=self.prices,
             size_max=group_commit_size_max,
             wait_us=group_commit_wait_us,
+            alert_margin_percent=alert_margin_percent,
         )
         self._statements = LedgerStatements(engine.dialect.name)
 
@@ -50,6 +52,7 @@ class Store:
         preview_threshold_micros: int,
         group_commit_size_max: int,
         group_commit_wait_us: int,
+        alert_margin_percent: int = 10,
     ) -> Store:
         """Connect and refuse to go on unless the schema is migrated."""
         engine = create_engine(url, options)
@@ -64,6 +67,7 @@ class Store:
             preview_threshold_micros=preview_threshold_micros,
             group_commit_size_max=group_commit_size_max,
             group_commit_wait_us=group_commit_wait_us,
+            alert_margin_percent=alert_margin_percent,
         )
 
     def submit(self, commands: Sequence[AnyCommand]) -> list[Result]:

@@ -43,6 +43,7 @@ ID = 40  # "txn_" + a UUID
 # Grants a write may touch: those with money left or held, and the account's overdraft grant
 # (kept even at zero, so an account never has two).
 OPEN_GRANTS = "(remaining_micros <> 0 OR held_micros <> 0 OR kind = 'overdraft')"
+EXPIRING = "(expires_at_us IS NOT NULL AND remaining_micros > 0)"
 MONEY = BigInteger
 TIME = BigInteger
 
@@ -114,6 +115,13 @@ grants = Table(
         "account_id",
         sqlite_where=text(OPEN_GRANTS),
         postgresql_where=text(OPEN_GRANTS),
+    ),
+    # For the clock: grants with money left, by expiry (notices and write-offs).
+    Index(
+        "ix_grants_expiry",
+        "expires_at_us",
+        sqlite_where=text(EXPIRING),
+        postgresql_where=text(EXPIRING),
     ),
 )
 

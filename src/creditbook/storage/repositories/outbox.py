@@ -96,8 +96,9 @@ def add_notice(runner: Runner, account_id: str, key: str, now_us: int) -> bool:
         module.insert(notices)
         .values(account_id=account_id, key=key, created_at_us=now_us)
         .on_conflict_do_nothing(index_elements=["account_id", "key"])
+        .returning(notices.c.key)  # an INSERT's row count is not reliable across drivers
     )
-    return runner.execute(statement) == 1
+    return len(runner.query(statement)) == 1
 
 
 def drop_notices(runner: Runner, account_ids: Sequence[str], key: str) -> None:

@@ -21,6 +21,7 @@ ID = 40
 MONEY = sa.BigInteger
 TIME = sa.BigInteger
 PENDING = sa.text("status = 'pending'")
+EXPIRING = sa.text("(expires_at_us IS NOT NULL AND remaining_micros > 0)")
 
 
 def _account(table: str) -> list[Any]:
@@ -40,6 +41,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name="pk_revisions"),
     )
     op.execute("INSERT INTO revisions (name, revision) VALUES ('alerts', 1)")
+    op.create_index(
+        "ix_grants_expiry",
+        "grants",
+        ["expires_at_us"],
+        sqlite_where=EXPIRING,
+        postgresql_where=EXPIRING,
+    )
     _alerts()
     _events_and_notices()
     _subscriptions()
@@ -187,3 +195,4 @@ def downgrade() -> None:
         "revisions",
     ):
         op.drop_table(table)
+    op.drop_index("ix_grants_expiry", table_name="grants")
