@@ -121,6 +121,16 @@ class ServerProcess:
             self._log.close()
             self._log = None
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, no goodbye (a crash, or the power going)."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_S)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
