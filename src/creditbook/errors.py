@@ -12,6 +12,7 @@
     │   ├── IdempotencyConflict          (409) a key reused with other parameters
     │   ├── ReservationClosed            (409) settled, cancelled or expired already
     │   └── NothingToRefund              (409) the transaction is not refundable (any more)
+    ├── RequestTooLarge                  (413) the request body exceeds its limit
     ├── LimitReached                     (429) a configured limit says no
     │   └── MonthlyLimitReached          (429) the account's monthly spending cap
     └── StorageError                     (503) the database cannot serve us
@@ -106,6 +107,11 @@ class NothingToRefund(Conflict):
     """Raised when a refund names a transaction that cannot be refunded (further)."""
 
     code = "nothing_to_refund"
+
+
+class RequestTooLarge(CreditbookError):
+    status_code = 413
+    code = "request_too_large"
 
 
 class LimitReached(CreditbookError):

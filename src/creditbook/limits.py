@@ -24,6 +24,9 @@ group_commit_wait_us_max = 50_000
 reservation_ttl_s_max = 7 * 24 * 3600
 reservation_ttl_s_min = 1
 
+# Requests.
+request_body_bytes_max = 8 * 1024 * 1024  # a full batch of charges fits with room to spare
+
 # Text the caller chooses.
 idempotency_key_length_max = 255
 request_id_length_max = 255

@@ -17,8 +17,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import Scope
 
-from creditbook import __version__
+from creditbook import __version__, limits
 from creditbook.api import errors
+from creditbook.api.body import BodyLimit
 from creditbook.api.examples import documented
 from creditbook.api.metrics import Metrics
 from creditbook.api.observe import Observed
@@ -125,6 +126,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             account_id=key.account_id, key_id=key.id, endpoint=route, status_code=status, at_us=now
         )
 
+    app.add_middleware(BodyLimit, bytes_max=limits.request_body_bytes_max)
     app.add_middleware(Observed, metrics=metrics, record=record)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
