@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from creditbook.clock import Clock, SystemClock
 from creditbook.config import Settings
 from creditbook.services.accounts import Accounts
+from creditbook.services.dispatch import Dispatcher
 from creditbook.services.history import History
 from creditbook.services.ledger import Ledger
 from creditbook.services.prices import Prices
 from creditbook.services.usage import Usage
 from creditbook.services.verify import Verifier
+from creditbook.services.webhooks import Webhooks
 from creditbook.storage.engine import EngineOptions
 from creditbook.storage.store import Store
 
@@ -27,8 +29,11 @@ class Services:
     history: History
     prices: Prices
     verifier: Verifier
+    webhooks: Webhooks
+    dispatcher: Dispatcher  # one per thread: call `run(stop)` or `run_once()` from one thread
 
     def close(self) -> None:
+        self.dispatcher.close()
         self.store.close()
 
 
@@ -73,4 +78,6 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Services:
         history=History(store),
         prices=Prices(store),
         verifier=Verifier(store),
+        webhooks=Webhooks(store, allow_http=settings.webhook_allow_http),
+        dispatcher=Dispatcher.from_settings(store, settings),
     )
