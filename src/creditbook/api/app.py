@@ -23,7 +23,7 @@ from creditbook.api.examples import documented
 from creditbook.api.metrics import Metrics
 from creditbook.api.observe import Observed
 from creditbook.api.responses import MoneyJSONResponse
-from creditbook.api.routes import accounts, admin, health, metering
+from creditbook.api.routes import accounts, admin, health, metering, webhooks
 from creditbook.bootstrap import build, tune_runtime
 from creditbook.clock import Clock
 from creditbook.config import Settings
@@ -37,7 +37,9 @@ Account and credit ledger of a pay-as-you-go data API.
 
 The account endpoints (`/api/v1/accounts/...`) are compatible with Generect's account API;
 metering (`/api/v1/charges/`, `/api/v1/reservations/`) and the operator API
-(`/api/v1/admin/...`) are creditbook's own. Authenticate with `Authorization: Token <key>`.
+(`/api/v1/admin/...`) are creditbook's own. Webhooks (`/api/v1/webhooks/...`) follow Generect's
+shapes, with creditbook's events, a delivery log and redelivery added. Authenticate with
+`Authorization: Token <key>`.
 Money is USD as exact decimal numbers (at most 6 decimals); times are ISO 8601 in UTC.
 Every error is `{"status": "error", "status_code": N, "detail": ...}`.
 """
@@ -97,7 +99,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     )
     app.state.metrics = metrics
     errors.install(app)
-    for router in (health.router, accounts.router, metering.router, admin.router):
+    for router in (health.router, accounts.router, metering.router, webhooks.router, admin.router):
         app.include_router(router)
 
     def record(scope: Scope, route: str, status: int) -> None:
