@@ -6,6 +6,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from creditbook.bootstrap import Services
 
 log = logging.getLogger("creditbook.background")
 
@@ -38,3 +42,16 @@ class Background:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=timeout_s)
+
+
+def start_background(services: Services, *, wanted: bool = True) -> Background:
+    """The clock and webhook delivery, each in a thread of this process (when `wanted`: the
+    server runs them unless `run_clock` is off because a `creditbook worker` does)."""
+    background = Background()
+    if wanted:
+        interval = services.settings.clock_interval_s
+        background.start(
+            "creditbook-clock", lambda stop: services.clockwork.run(stop, interval_s=interval)
+        )
+        background.start("creditbook-dispatch", services.dispatcher.run)
+    return background

@@ -11,6 +11,7 @@ from creditbook.domain.alerts import parse_specs
 from creditbook.services.accounts import Accounts
 from creditbook.services.alerts import Alerts
 from creditbook.services.clock import Clockwork
+from creditbook.services.dispatch import Dispatcher
 from creditbook.services.events import Events
 from creditbook.services.history import History
 from creditbook.services.ledger import Ledger
@@ -18,6 +19,7 @@ from creditbook.services.plans import Plans
 from creditbook.services.prices import Prices
 from creditbook.services.usage import Usage
 from creditbook.services.verify import Verifier
+from creditbook.services.webhooks import Webhooks
 from creditbook.storage.engine import EngineOptions
 from creditbook.storage.store import Store
 
@@ -36,8 +38,11 @@ class Services:
     plans: Plans
     clockwork: Clockwork
     events: Events
+    webhooks: Webhooks
+    dispatcher: Dispatcher  # one per thread: call `run(stop)` or `run_once()` from one thread
 
     def close(self) -> None:
+        self.dispatcher.close()
         self.store.close()
 
 
@@ -96,4 +101,6 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Services:
             store, ledger, expiring_window_s=settings.credits_expiring_window_days * 86_400
         ),
         events=Events(store),
+        webhooks=Webhooks(store, allow_http=settings.webhook_allow_http),
+        dispatcher=Dispatcher.from_settings(store, settings),
     )

@@ -8,7 +8,9 @@ stderr and exit non-zero; `verify` exits 1 when an invariant is broken.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -17,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from creditbook.background import start_background
 from creditbook.bootstrap import Services, build
 from creditbook.clock import from_us, to_us
 from creditbook.config import Settings
@@ -37,6 +40,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 transactions_app = typer.Typer(help="Transaction history.", no_args_is_help=True)
 app.add_typer(transactions_app, name="transactions")
+webhooks_app = typer.Typer(help="Webhook endpoints of an account.", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
 
 DatabaseUrl = Annotated[
     str | None,
@@ -584,14 +589,94 @@ def events_list(
     emit(rows, as_json, "\n".join(lines) or "none")
 
 
+# Webhooks
+
+
+def _webhook_json(webhook: Any, *, show_secret: bool = False) -> dict[str, Any]:
+    from creditbook.api.render import webhook as render_webhook  # noqa: PLC0415
+
+    return render_webhook(webhook, show_secret=show_secret)
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    account_id: Annotated[str, typer.Argument(help="Account id.")],
+    database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """List an account's webhook endpoints (secrets masked)."""
+    with services_for(database_url) as services:
+        services.accounts.get(account_id=account_id)
+        rows = [_webhook_json(w) for w in services.webhooks.of_account(account_id=account_id)]
+    text = "\n".join(
+        f"{r['id']}  {'active' if r['is_active'] else 'disabled'}  {r['url']}  "
+        f"{','.join(r['events'])}"
+        for r in rows
+    )
+    emit(rows, as_json, text or "No webhooks.")
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    account_id: Annotated[str, typer.Argument(help="Account id.")],
+    url: Annotated[str, typer.Argument(help="Endpoint URL (https://).")],
+    event: Annotated[
+        list[str], typer.Option("--event", "-e", help="An event type; repeat for more.")
+    ],
+    secret: Annotated[
+        str | None, typer.Option(help="Signing secret; generated if omitted.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Register a webhook endpoint; its secret is shown this once."""
+    with services_for(database_url) as services:
+        saved = services.webhooks.create(
+            account_id=account_id, url=url, events=list(event), secret=secret
+        )
+    value = _webhook_json(saved.webhook, show_secret=True)
+    emit(value, as_json, f"Webhook {value['id']} added. Secret (shown once): {value['secret']}")
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(
+    account_id: Annotated[str, typer.Argument(help="Account id.")],
+    webhook_id: Annotated[str, typer.Argument(help="Webhook id.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove a webhook endpoint with its deliveries."""
+    with services_for(database_url) as services:
+        services.webhooks.remove(account_id=account_id, webhook_id=webhook_id)
+    typer.echo(f"Webhook {webhook_id} removed.")
+
+
+@app.command()
+def dispatch(
+    once: Annotated[
+        bool, typer.Option("--once", help="One round: send what is due now, then exit.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Send due webhook deliveries only, until SIGINT / SIGTERM (or one round with --once)."""
+    from creditbook.logs import configure  # noqa: PLC0415
+
+    settings = settings_for(database_url)
+    configure(settings.log_level)
+    with services_for(database_url) as services:
+        if once:
+            typer.echo(f"{services.dispatcher.run_once()} delivery attempt(s) made.")
+            return
+        services.dispatcher.run(_stop_on_signal())
+
+
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run the clock (renewals, expiry, notices, forecasts) apart from the server; several
-    workers may run against one PostgreSQL. Stops cleanly on SIGINT/SIGTERM."""
-    from creditbook.background import Background  # noqa: PLC0415
+    """Run the clock (renewals, expiry, notices, forecasts) and webhook delivery apart from the
+    server (set CREDITBOOK_RUN_CLOCK=false there); several workers may share one PostgreSQL.
+    Stops cleanly on SIGINT / SIGTERM, after the round in progress."""
     from creditbook.logs import configure  # noqa: PLC0415
 
     settings = settings_for(database_url)
@@ -599,31 +684,25 @@ def worker(
     with services_for(database_url) as services:
         if once:
             done = services.clockwork.run_once()
+            sent = services.dispatcher.run_once()
             typer.echo(
                 f"renewed {done.renewed}, expired {done.expired}, notices {done.notices}, "
-                f"forecasts {done.forecasts}"
+                f"forecasts {done.forecasts}, deliveries {sent}"
             )
             if done.failures:
                 fail("; ".join(done.failures), code=1)
             return
-        background = Background()
-        interval = settings.clock_interval_s
-        background.start(
-            "creditbook-clock", lambda stop: services.clockwork.run(stop, interval_s=interval)
-        )
-        _wait_for_signal()
+        stop = _stop_on_signal()
+        background = start_background(services, wanted=True)
+        stop.wait()
         background.stop()
 
 
-def _wait_for_signal() -> None:
-    import signal  # noqa: PLC0415
-    import threading  # noqa: PLC0415
-
+def _stop_on_signal() -> threading.Event:
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
 
 
 # Demo and server

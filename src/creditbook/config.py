@@ -77,6 +77,50 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe log level written."
     )
+    webhook_allow_http: bool = Field(
+        False,
+        description="Accept plain `http://` webhook URLs (local development only); otherwise "
+        "every webhook URL must be `https://`.",
+    )
+    webhook_timeout_s: float = Field(
+        10.0, gt=0, le=60, description="How long one webhook delivery may take, in seconds."
+    )
+    webhook_attempts_max: int = Field(
+        10,
+        ge=1,
+        le=limits.webhook_attempts_max,
+        description="Attempts per delivery before it is marked failed (the first try included).",
+    )
+    webhook_backoff_base_s: float = Field(
+        30.0,
+        gt=0,
+        le=86_400,
+        description="Wait before the first retry; each further retry waits twice as long, "
+        "within ±20% jitter.",
+    )
+    webhook_backoff_max_s: float = Field(
+        21_600.0, gt=0, le=7 * 86_400, description="Longest wait between two retries."
+    )
+    webhook_disable_after_failures: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="Failed attempts in a row (any delivery) after which an endpoint is "
+        "disabled and a `webhook.disabled` event is written.",
+    )
+    webhook_lease_s: float = Field(
+        60.0,
+        gt=0,
+        le=3_600,
+        description="How long a dispatcher holds a delivery it claimed; must exceed "
+        "`webhook_timeout_s`. Another dispatcher may retry it after the lease.",
+    )
+    dispatch_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=3_600,
+        description="How long the webhook dispatcher sleeps when nothing is due.",
+    )
 
     default_alerts: str = Field(
         "balance:10,monthly_percent:80,monthly_percent:100,forecast:7:7",
@@ -121,6 +165,16 @@ class Settings(BaseSettings):
         except InvalidInput as error:
             raise ValueError(f"{error.field}: {error.message}") from None
         parse_specs(self.default_alerts)  # refuse a bad list at start-up
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> Settings:
+        # A dispatcher must finish a delivery while it holds the lease, or another may send
+        # the same delivery at the same time.
+        if self.webhook_lease_s <= self.webhook_timeout_s + 1:
+            raise ValueError("webhook_lease_s must exceed webhook_timeout_s by more than 1 s")
+        if self.webhook_backoff_max_s < self.webhook_backoff_base_s:
+            raise ValueError("webhook_backoff_max_s must be at least webhook_backoff_base_s")
         return self
 
     @property

@@ -48,6 +48,7 @@ class ServerProcess:
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self.extra_env: dict[str, str] = {}  # CREDITBOOK_* settings for the next start
 
     @property
     def base_url(self) -> str:
@@ -63,6 +64,7 @@ class ServerProcess:
         env["CREDITBOOK_ADMIN_TOKEN"] = self.admin_token
         env["CREDITBOOK_LOG_LEVEL"] = "warning"
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.extra_env)
         return env
 
     def start(self) -> None:

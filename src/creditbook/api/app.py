@@ -24,9 +24,9 @@ from creditbook.api.examples import documented
 from creditbook.api.metrics import Metrics
 from creditbook.api.observe import Observed
 from creditbook.api.responses import MoneyJSONResponse
-from creditbook.api.routes import accounts, admin, alerts, health, metering
-from creditbook.background import Background
-from creditbook.bootstrap import Services, build, tune_runtime
+from creditbook.api.routes import accounts, admin, alerts, health, metering, webhooks
+from creditbook.background import start_background
+from creditbook.bootstrap import build, tune_runtime
 from creditbook.clock import Clock
 from creditbook.config import Settings
 from creditbook.services.analytics import RequestLog
@@ -39,7 +39,9 @@ Account and credit ledger of a pay-as-you-go data API.
 
 The account endpoints (`/api/v1/accounts/...`) are compatible with Generect's account API;
 metering (`/api/v1/charges/`, `/api/v1/reservations/`) and the operator API
-(`/api/v1/admin/...`) are creditbook's own. Authenticate with `Authorization: Token <key>`.
+(`/api/v1/admin/...`) are creditbook's own. Webhooks (`/api/v1/webhooks/...`) follow Generect's
+shapes, with creditbook's events, a delivery log and redelivery added. Authenticate with
+`Authorization: Token <key>`.
 Money is USD as exact decimal numbers (at most 6 decimals); times are ISO 8601 in UTC.
 Every error is `{"status": "error", "status_code": N, "detail": ...}`.
 """
@@ -72,17 +74,6 @@ class Flusher:
         self._flush()
 
 
-def start_background(services: Services) -> Background:
-    """The clock (and webhook delivery) in this process, unless a worker runs them."""
-    background = Background()
-    if services.settings.run_clock:
-        interval = services.settings.clock_interval_s
-        background.start(
-            "creditbook-clock", lambda stop: services.clockwork.run(stop, interval_s=interval)
-        )
-    return background
-
-
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     metrics = Metrics()
 
@@ -93,7 +84,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.services, app.state.requests = services, requests
         flusher = Flusher(requests)
         flusher.start()
-        background = start_background(services)
+        background = start_background(services, wanted=services.settings.run_clock)
         tune_runtime()
         try:
             yield
@@ -112,7 +103,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     )
     app.state.metrics = metrics
     errors.install(app)
-    for router in (health.router, accounts.router, metering.router, alerts.router, admin.router):
+    for router in (
+        health.router,
+        accounts.router,
+        metering.router,
+        alerts.router,
+        webhooks.router,
+        admin.router,
+    ):
         app.include_router(router)
 
     def record(scope: Scope, route: str, status: int) -> None:

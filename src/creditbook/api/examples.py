@@ -145,6 +145,60 @@ BATCH = {
 }
 
 
+WEBHOOK = {
+    "id": "wh_019a2b3c-4d5e-7f60-8a1b-2c3d4e5f6a7b",
+    "url": "https://your-app.example/webhook",
+    "events": ["balance.alert.triggered", "credits.added"],
+    "secret": "whsec_...k3Zq",
+    "is_active": True,
+    "created_at": "2026-05-15T10:30:00Z",
+    "updated_at": "2026-05-15T10:30:00Z",
+    "disabled_reason": None,
+    "failure_run": 0,
+}
+
+WEBHOOK_CREATED = {**WEBHOOK, "secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"}
+
+QUEUED = {
+    "data": {
+        "delivery_id": "dlv_019a2b3c-5e6f-7a80-9b1c-2d3e4f5a6b7c",
+        "status": "pending",
+        "event_id": "evt_019a2b3c-5e6f-7a80-9b1c-000000000001",
+    },
+    "meta": {"event": "webhook.test"},
+}
+
+DELIVERIES = {
+    "data": {
+        "deliveries": [
+            {
+                "id": "dlv_019a2b3c-5e6f-7a80-9b1c-2d3e4f5a6b7c",
+                "event_id": "evt_019a2b3c-5e6f-7a80-9b1c-000000000001",
+                "event_type": "credits.added",
+                "status": "pending",
+                "attempts": 1,
+                "next_attempt_at": "2026-05-15T10:30:30Z",
+                "last_status_code": 503,
+                "last_error": "HTTP 503: upstream unavailable",
+                "created_at": "2026-05-15T10:30:00Z",
+                "updated_at": "2026-05-15T10:30:01Z",
+                "attempt_log": [
+                    {
+                        "attempt": 1,
+                        "at": "2026-05-15T10:30:00Z",
+                        "status_code": 503,
+                        "latency_ms": 41.207,
+                        "error": "HTTP 503: upstream unavailable",
+                    }
+                ],
+            }
+        ],
+        "next_cursor": None,
+        "limit": 100,
+    }
+}
+
+
 def documented(status: int, example: Any, *errors: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for an endpoint: its success with an example, and its errors."""
     responses: dict[int | str, dict[str, Any]] = {

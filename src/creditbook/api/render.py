@@ -13,9 +13,11 @@ from creditbook.domain.alerts import Alert
 from creditbook.domain.grants import TRANSACTION_TYPE, GrantKind
 from creditbook.domain.transactions import Receipt, Transaction, TransactionType
 from creditbook.domain.usage import Bucket, Figures, UsageReport
+from creditbook.domain.webhooks import Attempt, Webhook, mask_secret
 from creditbook.money import to_decimal
 from creditbook.services.accounts import Summary
 from creditbook.services.analytics import KeyTraffic
+from creditbook.services.webhooks import LoggedDelivery, Queued
 
 PPM = Decimal(1_000_000)
 
@@ -215,4 +217,55 @@ def key_traffic(t: KeyTraffic) -> dict[str, Any]:
             op: {"credits": usd(f.spend_micros), "units": f.units, "charges": f.charges}
             for op, f in sorted(t.by_operation.items())
         },
+    }
+
+
+def webhook(w: Webhook, *, show_secret: bool = False) -> dict[str, Any]:
+    """Generect's Webhook object, plus why it is disabled and its current run of failures.
+    The secret is whole only right after it was made or set."""
+    return {
+        "id": w.id,
+        "url": w.url,
+        "events": w.events,
+        "secret": w.secret if show_secret else mask_secret(w.secret),
+        "is_active": w.is_active,
+        "created_at": when(w.created_at_us),
+        "updated_at": when(w.updated_at_us),
+        "disabled_reason": w.disabled_reason,
+        "failure_run": w.failure_run,
+    }
+
+
+def _attempt(a: Attempt) -> dict[str, Any]:
+    return {
+        "attempt": a.attempt,
+        "at": when(a.at_us),
+        "status_code": a.status_code,
+        "latency_ms": Decimal(a.latency_us) / 1000,
+        "error": a.error,
+    }
+
+
+def delivery(logged: LoggedDelivery) -> dict[str, Any]:
+    d = logged.delivery
+    return {
+        "id": d.id,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "status": d.status,
+        "attempts": d.attempts,
+        "next_attempt_at": when(d.next_attempt_at_us) if d.status == "pending" else None,
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "created_at": when(d.created_at_us),
+        "updated_at": when(d.updated_at_us),
+        "attempt_log": [_attempt(a) for a in logged.attempts],
+    }
+
+
+def queued(q: Queued) -> dict[str, Any]:
+    """A delivery waiting to go: the body of the test and redeliver answers (202)."""
+    return {
+        "data": {"delivery_id": q.delivery_id, "status": q.status, "event_id": q.event_id},
+        "meta": {"event": q.event_type},
     }

@@ -207,3 +207,43 @@ class PricesIn(Body):
     effective_from: str | None = None
     prices: list[PriceIn] = Field(default_factory=list, max_length=1000)
     tiers: list[TierIn] | None = Field(None, max_length=100)
+
+
+WEBHOOK_URL = "The endpoint that receives events: https:// (http:// only where the server allows)."
+WEBHOOK_EVENTS = "Event types to send (docs/webhooks.md lists them)."
+SIGNING_HELP = (
+    "Signing secret: whsec_ + base64 of 24-64 bytes, or 8-255 printable ASCII characters. "
+    "Generated (whsec_...) when omitted; kept as it is when omitted on PUT / PATCH."
+)
+WEBHOOK_ACTIVE = "false pauses the endpoint; true (re-)enables it and clears its failure run."
+
+
+class WebhookIn(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://your-app.example/webhook",
+                    "events": ["balance.alert.triggered", "credits.added"],
+                }
+            ]
+        },
+    )
+
+    url: str = Field(description=WEBHOOK_URL)
+    events: list[str] = Field(description=WEBHOOK_EVENTS, max_length=100)
+    secret: str | None = Field(None, description=SIGNING_HELP)
+
+
+class WebhookPut(WebhookIn):
+    is_active: StrictBool | None = Field(None, description=WEBHOOK_ACTIVE)
+
+
+class WebhookPatch(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"is_active": True}]})
+
+    url: str | None = Field(None, description=WEBHOOK_URL)
+    events: list[str] | None = Field(None, description=WEBHOOK_EVENTS, max_length=100)
+    secret: str | None = Field(None, description=SIGNING_HELP)
+    is_active: StrictBool | None = Field(None, description=WEBHOOK_ACTIVE)
