@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from creditbook import tools
 from creditbook.bootstrap import Services, build
 from creditbook.clock import from_us, to_us
 from creditbook.config import Settings
@@ -37,6 +38,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 transactions_app = typer.Typer(help="Transaction history.", no_args_is_help=True)
 app.add_typer(transactions_app, name="transactions")
+app.command()(tools.watch)  # customer-side tools over HTTP (creditbook.tools)
+app.command()(tools.report)
 
 DatabaseUrl = Annotated[
     str | None,
