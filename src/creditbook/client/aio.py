@@ -122,7 +122,7 @@ class AsyncClient:
         os.close(fd)
         try:
             response = await self._retrying(call, lambda: self._download(call, Path(partial)))
-            core.decoded(response)
+            core.check(response)
             os.replace(partial, target)
         finally:
             Path(partial).unlink(missing_ok=True)

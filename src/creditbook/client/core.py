@@ -94,10 +94,15 @@ def headers(key: str) -> dict[str, str]:
     return {"Authorization": f"Token {key}", "User-Agent": USER_AGENT, "Accept": "application/json"}
 
 
-def decoded(response: httpx.Response) -> Any:
-    """The JSON answer with exact decimals; an error answer raised as its exception."""
+def check(response: httpx.Response) -> None:
+    """An error answer raised as its exception."""
     if response.status_code >= 400:
         raise _error(response)
+
+
+def decoded(response: httpx.Response) -> Any:
+    """The JSON answer with exact decimals; an error answer raised as its exception."""
+    check(response)
     if response.status_code == 204 or not response.content:
         return None
     return json.loads(response.text, parse_float=Decimal)

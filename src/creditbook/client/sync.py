@@ -117,7 +117,7 @@ class Client:
         os.close(fd)
         try:
             response = self._retrying(call, lambda: self._download(call, Path(partial)))
-            core.decoded(response)
+            core.check(response)
             os.replace(partial, target)
         finally:
             Path(partial).unlink(missing_ok=True)
