@@ -5,8 +5,8 @@ it returned, and answers with the receipt in `X-Creditbook-*` headers.
         ../../.venv/bin/uvicorn app:app --port 8001
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI must see the dependencies made inside
+# create_app, which string annotations would hide.
 import os
 from typing import Annotated, Any
 
