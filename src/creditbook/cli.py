@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from creditbook import tools
 from creditbook.background import start_background
 from creditbook.bootstrap import Services, build
 from creditbook.clock import from_us, to_us
@@ -42,6 +43,8 @@ transactions_app = typer.Typer(help="Transaction history.", no_args_is_help=True
 app.add_typer(transactions_app, name="transactions")
 webhooks_app = typer.Typer(help="Webhook endpoints of an account.", no_args_is_help=True)
 app.add_typer(webhooks_app, name="webhooks")
+app.command()(tools.watch)  # customer-side tools over HTTP (creditbook.tools)
+app.command()(tools.report)
 
 DatabaseUrl = Annotated[
     str | None,
