@@ -29,6 +29,7 @@ from creditbook.bootstrap import Services, build, tune_runtime
 from creditbook.clock import Clock
 from creditbook.config import Settings
 from creditbook.services.analytics import RequestLog
+from creditbook.web import install as install_dashboard
 
 log = logging.getLogger("creditbook.api")
 FLUSH_INTERVAL_S = 2.0
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     errors.install(app)
     for router in (health.router, accounts.router, metering.router, alerts.router, admin.router):
         app.include_router(router)
+    install_dashboard(app, settings)
 
     def record(scope: Scope, route: str, status: int) -> None:
         caller = scope.get("state", {}).get("caller")
