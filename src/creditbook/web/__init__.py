@@ -10,14 +10,23 @@ from starlette.staticfiles import StaticFiles
 from creditbook.config import Settings
 from creditbook.web import history, manage, operator, overview, signin
 from creditbook.web import session as sessions
-from creditbook.web.core import HERE, SECURITY_HEADERS, FormRefused, SignInRequired, page
+from creditbook.web.core import (
+    HERE,
+    SECURITY_HEADERS,
+    FormRefused,
+    SignInRequired,
+    current_session,
+    page,
+)
 
 
 async def _sign_in_required(request: Request, _: Exception) -> Response:
-    had_session = sessions.COOKIE in request.cookies
-    target = "/sign-in?notice=expired" if had_session else "/sign-in"
+    """To the sign-in page; saying the session ended when there was one (not a guest's)."""
+    found = current_session(request)
+    ended = sessions.COOKIE in request.cookies and (found is None or found.kind != sessions.GUEST)
+    target = "/sign-in?notice=expired" if ended else "/sign-in"
     response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
-    if had_session:
+    if ended:
         sessions.forget(response)
     return response
 
