@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="Operator token for the admin API; the admin API is off without it."
     )
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs dashboard session cookies. Unset: a random key per process "
+        "(sessions end when it restarts); set it when several processes serve one dashboard.",
+    )
     host: str = Field("127.0.0.1", description="Address `creditbook serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `creditbook serve` listens on.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(

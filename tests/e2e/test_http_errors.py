@@ -23,7 +23,7 @@ ANALYTICS = "/api/v1/accounts/tokens/analytics/"
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/nope", "/api/v1/", "/api/v1/accounts/", "/api/v1/accounts/me/extra/", "/api/v2/me/"],
+    ["/nope", "/api/v1/", "/api/v1/accounts/", "/api/v1/accounts/me/extra/", "/api/v2/me/"],
 )
 def test_an_unknown_path_is_a_404_envelope_with_or_without_credentials(api: Api, path: str) -> None:
     who = api.customer(balance=None)

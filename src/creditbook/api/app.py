@@ -30,6 +30,7 @@ from creditbook.bootstrap import build, tune_runtime
 from creditbook.clock import Clock
 from creditbook.config import Settings
 from creditbook.services.analytics import RequestLog
+from creditbook.web import install as install_dashboard
 
 log = logging.getLogger("creditbook.api")
 FLUSH_INTERVAL_S = 2.0
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         admin.router,
     ):
         app.include_router(router)
+    install_dashboard(app, settings)
 
     def record(scope: Scope, route: str, status: int) -> None:
         caller = scope.get("state", {}).get("caller")

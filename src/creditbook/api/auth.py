@@ -59,7 +59,7 @@ def bearer_secret(request: Request) -> str:
     return secret
 
 
-def _is_admin(services: Services, secret: str) -> bool:
+def is_admin(services: Services, secret: str) -> bool:
     token = services.settings.admin_token
     if token is None:
         return False
@@ -71,7 +71,7 @@ def identify(request: Request) -> Caller:
     """The caller, whichever kind; stored on the request for logs and analytics."""
     services = services_of(request)
     secret = bearer_secret(request)
-    if _is_admin(services, secret):
+    if is_admin(services, secret):
         caller = Caller(None, operator=True)
     else:
         caller = Caller(services.accounts.authenticate(secret=secret))

@@ -45,7 +45,7 @@ def me(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
     return MoneyJSONResponse({"data": render.summary(summary)})
 
 
-def _local_date(name: str, text: str) -> date:
+def local_date(name: str, text: str) -> date:
     try:
         value = date.fromisoformat(text.strip())
     except ValueError:
@@ -65,8 +65,8 @@ def usage_window(values: dict[str, str], today: date) -> tuple[date, date, str]:
     if start_text is None and end_text is None:
         first, following = month_range(today.strftime("%Y-%m"))
         return first, following, today.strftime("%Y-%m")
-    start = _local_date("start_date", start_text) if start_text else None
-    end = _local_date("end_date", end_text) if end_text else today
+    start = local_date("start_date", start_text) if start_text else None
+    end = local_date("end_date", end_text) if end_text else today
     start = start or end.replace(day=1)
     if end < start:
         raise InvalidInput("end_date", "Must not be before start_date.")
@@ -156,7 +156,7 @@ def transaction(request: Request, transaction_id: str, caller: CustomerCaller) -
     return MoneyJSONResponse({"data": render.transaction(found)})
 
 
-def _may_manage_keys(caller: Caller, test: bool) -> None:
+def may_manage_keys(caller: Caller, test: bool) -> None:
     if not caller.may_spend:
         raise PermissionDenied("A read key cannot manage keys; use a full key.")
     if caller.test and not test:
@@ -172,7 +172,7 @@ def keys(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
 
 @router.endpoint("/keys/", methods=["POST"], status_code=201, summary="Create an API key")
 def create_key(request: Request, body: KeyIn, caller: CustomerCaller) -> MoneyJSONResponse:
-    _may_manage_keys(caller, body.test)
+    may_manage_keys(caller, body.test)
     made = services_of(request).accounts.create_key(
         account_id=caller.account_id,
         name=body.name,
@@ -188,7 +188,7 @@ def create_key(request: Request, body: KeyIn, caller: CustomerCaller) -> MoneyJS
 def revoke_key(request: Request, key_id: str, caller: CustomerCaller) -> MoneyJSONResponse:
     accounts = services_of(request).accounts
     target = accounts.key(account_id=caller.account_id, key_id=key_id)  # 404 unless ours
-    _may_manage_keys(caller, test=target.is_test)
+    may_manage_keys(caller, test=target.is_test)
     revoked = accounts.revoke_key(account_id=caller.account_id, key_id=key_id)
     return MoneyJSONResponse({"data": render.key(revoked)})
 

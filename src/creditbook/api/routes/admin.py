@@ -186,7 +186,7 @@ def adjust(
     return receipt_response(receipt, 201)
 
 
-def _owner(services: Services, transaction_id: str) -> str:
+def transaction_owner(services: Services, transaction_id: str) -> str:
     """The account a transaction belongs to: the one cross-account lookup, operator only."""
     query = select(transactions.c.account_id).where(transactions.c.id == transaction_id)
     with services.store.read() as uow:
@@ -209,7 +209,7 @@ def refund(
     services = services_of(request)
     body = body or RefundIn()
     receipt = services.ledger.refund(
-        account_id=_owner(services, transaction_id),
+        account_id=transaction_owner(services, transaction_id),
         transaction_id=transaction_id,
         amount_micros=_usd(body.amount, "amount"),
         reason=body.reason,

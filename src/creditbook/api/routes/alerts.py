@@ -68,7 +68,7 @@ class AlertIn(Body):
     )
 
 
-def _may_change(caller: Caller) -> None:
+def may_change_alerts(caller: Caller) -> None:
     if not caller.may_spend:
         raise PermissionDenied("A read key cannot change alerts; use a full key.")
     if caller.test:
@@ -96,7 +96,7 @@ def list_alerts(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
 )
 def add_alert(request: Request, body: AlertIn, caller: CustomerCaller) -> MoneyJSONResponse:
     single(request.query_params, ())
-    _may_change(caller)
+    may_change_alerts(caller)
     threshold = None if body.threshold is None else parse_usd(body.threshold, field="threshold")
     spec = AlertSpec(body.kind, threshold, body.percent, body.window_days, body.horizon_days)
     made = services_of(request).alerts.add(account_id=caller.account_id, spec=spec)
@@ -112,7 +112,7 @@ def add_alert(request: Request, body: AlertIn, caller: CustomerCaller) -> MoneyJ
 )
 def remove_alert(request: Request, alert_id: str, caller: CustomerCaller) -> Response:
     single(request.query_params, ())
-    _may_change(caller)
+    may_change_alerts(caller)
     services_of(request).alerts.remove(account_id=caller.account_id, alert_id=alert_id)
     return Response(status_code=204)
 
