@@ -4,11 +4,7 @@ writes a date range's spend and history as CSV. Registered on the `creditbook` c
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
-import hashlib
-import hmac
 import time
 import uuid
 from collections.abc import Iterable
@@ -22,16 +18,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 import simplejson
 import typer
-from standardwebhooks import Webhook
 
 from creditbook.client import Client, CreditbookClientError, Transaction
+from creditbook.clock import to_us
+from creditbook.services.dispatch import signed_headers
 
 BaseUrl = Annotated[
     str, typer.Option("--base-url", help="Server root, e.g. https://api.generect.com")
 ]
 Key = Annotated[str, typer.Option("--key", help="The account's API key.", envvar="CREDITBOOK_KEY")]
 UNITS = {"s": 1, "m": 60, "h": 3600}
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
 
 
 def seconds(text: str) -> float:
@@ -98,36 +94,13 @@ def usage_burn(client: Client, days: int = 7) -> Decimal | None:
     return spent / days
 
 
-def signing_key(secret: str) -> bytes:
-    """A `whsec_` secret's decoded bytes, or any other secret's UTF-8 bytes (as creditbook's
-    webhooks key the Standard Webhooks signature)."""
-    if secret.startswith(SECRET_PREFIX):
-        try:
-            return base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
-        except binascii.Error:
-            pass
-    return secret.encode()
-
-
-def signed_headers(secret: str, message_id: str, at: datetime, body: str) -> dict[str, str]:
-    """Standard Webhooks headers plus `X-Webhook-Signature` (base64 HMAC-SHA256 of the body)."""
-    digest = hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()
-    return {
-        "Content-Type": "application/json",
-        "webhook-id": message_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(signing_key(secret)).sign(message_id, at, body),
-        "X-Webhook-Signature": base64.b64encode(digest).decode(),
-    }
-
-
 def notify(url: str, secret: str | None, payload: dict[str, Any]) -> None:
     body = simplejson.dumps(payload, use_decimal=True)
     at = datetime.now(UTC).replace(microsecond=0)
     message_id = f"msg_{uuid.uuid4().hex}"
     headers = {"Content-Type": "application/json"}
     if secret:
-        headers = signed_headers(secret, message_id, at, body)
+        headers = signed_headers(secret, message_id, to_us(at), body)
     try:
         httpx.post(url, content=body.encode(), headers=headers, timeout=10.0).raise_for_status()
     except httpx.HTTPError as error:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from creditbook.tools import signing_key
+from creditbook.domain.webhooks import signing_key
 from tests.e2e.api import Api, Customer, decoded, eventually, usd
 from tests.e2e.server import ServerProcess
 
