@@ -169,8 +169,11 @@ def database(backend: str, request: pytest.FixtureRequest, workdir: Path) -> Ite
 
 
 @contextmanager
-def running_server(database_url: str, workdir: Path) -> Iterator[ServerProcess]:
+def running_server(
+    database_url: str, workdir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
     server = ServerProcess(database_url, workdir)
+    server.extra_env = dict(extra_env or {})
     server.start()
     try:
         yield server

@@ -9,9 +9,13 @@ run also refreshes `docs/screenshots/`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -21,8 +25,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import BACKENDS
 from tests.e2e.api import Api, Customer, Key, decoded, usd
-from tests.e2e.server import ServerProcess
+from tests.e2e.server import ServerProcess, database, running_server
+from tests.receiver import Receiver
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +36,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1200, "height": 800}
 PHONE = {"width": 390, "height": 844}
+# http:// for the loopback receiver; the dispatcher looks for due deliveries every 0.2 s.
+SERVER_ENV = {"CREDITBOOK_WEBHOOK_ALLOW_HTTP": "true", "CREDITBOOK_DISPATCH_INTERVAL_S": "0.2"}
 
 
 def _unavailable(reason: str) -> None:
@@ -37,6 +45,19 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (required in CI)")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """The e2e `server` fixture's server, with `SERVER_ENV`."""
+    workdir = tmp_path_factory.mktemp(f"dashboard-{request.param}")
+    with (
+        database(request.param, request, workdir) as url,
+        running_server(url, workdir, SERVER_ENV) as served,
+    ):
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +155,7 @@ def test_a_wrong_key_is_refused_with_a_clear_message(
     assert page.get_by_role("alert").inner_text().startswith("That key was not accepted")
     assert page.url.endswith("/sign-in")
     shot(page, backend, "sign-in-refused")
-    for path in ("/", "/usage", "/transactions", "/keys", "/alerts", "/operator"):
+    for path in ("/", "/usage", "/transactions", "/keys", "/alerts", "/webhooks", "/operator"):
         answer = httpx.get(server.base_url + path, follow_redirects=False)
         assert answer.status_code == 303 and answer.headers["location"] == "/sign-in", path
 
@@ -320,6 +341,127 @@ def test_alerts_are_added_listed_and_removed(api: Api, page: Any, backend: str) 
     row.get_by_role("button", name="Remove").click()
     page.wait_for_url("**/alerts?notice=alert-removed")
     assert added["id"] not in [a["id"] for a in decoded(api.get(who, "/api/v1/alerts/"))["data"]]
+
+
+# Webhooks
+
+
+def _webhooks(api: Api, who: Customer) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = decoded(api.get(who, "/api/v1/webhooks/"))
+    return found
+
+
+def _delivery_row(page: Any, event_type: str, status: str, attempts: int) -> Any:
+    """The newest delivery of `event_type` once it has `status` after `attempts` tries,
+    reloading the log meanwhile: the server's dispatcher sends in the background."""
+    row = page.locator(f'#deliveries tr[data-event-type="{event_type}"]').first
+    deadline = time.monotonic() + 20
+    while _delivery_state(row) != (status, str(attempts)):
+        assert time.monotonic() < deadline, page.inner_text("main")
+        time.sleep(0.2)
+        page.reload()
+    return row
+
+
+def _delivery_state(row: Any) -> tuple[str, str] | None:
+    if row.count() == 0:
+        return None
+    return row.get_attribute("data-status"), row.locator("[data-attempts]").inner_text()
+
+
+def test_webhooks_are_added_tested_redelivered_disabled_and_removed(
+    api: Api, page: Any, backend: str
+) -> None:
+    who = api.customer()
+    with Receiver() as receiver:
+        sign_in(page, who.key.secret)
+        page.goto("/webhooks")
+        assert "No endpoints yet. Add one below" in page.inner_text("#empty")
+        page.get_by_label("URL").fill(receiver.url)
+        page.get_by_role("button", name="Add endpoint").click()
+        assert "Events: Must be a non-empty list" in page.get_by_role("alert").inner_text()
+        assert page.get_by_label("URL").input_value() == receiver.url  # kept for the retry
+        page.get_by_label("credits.added", exact=True).check()
+        page.get_by_label("balance.depleted", exact=True).check()
+        page.get_by_role("button", name="Add endpoint").click()
+        secret = page.get_by_label(f"Signing secret of {receiver.url}").input_value()
+        [made] = _webhooks(api, who)
+        assert made["url"] == receiver.url and made["events"] == [
+            "balance.depleted",
+            "credits.added",
+        ]
+        assert secret.startswith("whsec_") and made["secret"] == f"whsec_...{secret[-4:]}"
+        row = page.locator(f'tr[data-webhook="{made["id"]}"]')
+        assert "Active" in row.inner_text() and made["secret"] in row.inner_text()
+        shot(page, backend, "webhooks")
+        page.goto("/webhooks")
+        assert page.locator("#new-secret").count() == 0  # shown once
+
+        row.get_by_role("button", name="Send a test event").click()
+        page.wait_for_url(f"**/webhooks/{made['id']}?notice=webhook-test-sent")
+        [got] = receiver.wait_for(1)
+        assert got.json["type"] == "webhook.test" and got.json["data"]["webhook_id"] == made["id"]
+        mac = hmac.new(secret.encode(), got.body, hashlib.sha256).digest()
+        assert got.headers["x-webhook-signature"] == base64.b64encode(mac).decode()
+        delivered = _delivery_row(page, "webhook.test", "delivered", 1)
+        assert got.json["id"] in delivered.inner_text()
+        assert delivered.locator("[data-attempt]").count() == 1
+        assert "200" in delivered.locator('[data-attempt="1"]').inner_text()
+        assert "ms" in delivered.locator('[data-attempt="1"]').inner_text()
+        shot(page, backend, "webhook-deliveries")
+
+        delivered.get_by_role("button", name="Redeliver").click()
+        page.wait_for_url(f"**/webhooks/{made['id']}?notice=redelivered")
+        first, second = receiver.wait_for(2)
+        assert first.headers["webhook-id"] == second.headers["webhook-id"] == got.json["id"]
+        again = _delivery_row(page, "webhook.test", "delivered", 2)
+        assert again.locator("[data-attempt]").count() == 2
+
+        page.get_by_role("button", name="Disable").click()
+        page.wait_for_url(f"**/webhooks/{made['id']}?notice=webhook-disabled")
+        assert "Disabled by the account." in page.inner_text("main")
+        assert page.get_by_role("button", name="Send a test event").count() == 0
+        assert page.get_by_role("button", name="Redeliver").count() == 0
+        assert _webhooks(api, who)[0]["is_active"] is False
+        token = page.locator('input[name="csrf_token"]').first.input_value()
+        refused = page.request.post(f"/webhooks/{made['id']}/test", form={"csrf_token": token})
+        assert refused.status == 409 and "The webhook is disabled" in refused.text()
+
+        page.goto("/webhooks")
+        row.get_by_role("button", name="Enable").click()
+        page.wait_for_url("**/webhooks?notice=webhook-enabled")
+        assert _webhooks(api, who)[0]["is_active"] is True
+        row.get_by_role("button", name="Remove").click()
+        page.wait_for_url("**/webhooks?notice=webhook-removed")
+        assert _webhooks(api, who) == [] and page.locator("#empty").is_visible()
+        response = page.goto(f"/webhooks/{made['id']}")
+        assert response.status == 404 and "Webhook not found." in page.inner_text("#page-error")
+        assert len(receiver.received) == 2
+
+
+def test_a_read_key_sees_webhooks_and_their_log_without_change_buttons(api: Api, page: Any) -> None:
+    who = api.customer()
+    body = {"url": "https://hooks.example.com/creditbook", "events": ["credits.added"]}
+    made = decoded(api.post(who, "/api/v1/webhooks/", body))
+    reader = api.create_key(who.account_id, scope="read")
+    sign_in(page, reader.secret)
+    page.goto("/webhooks")
+    assert body["url"] in page.locator(f'tr[data-webhook="{made["id"]}"]').inner_text()
+    assert page.locator("#read-only").is_visible()
+    assert page.locator("main form, main button").count() == 0
+    page.get_by_role("link", name=f"Delivery log of {body['url']}").click()
+    page.wait_for_url(f"**/webhooks/{made['id']}")
+    assert "No deliveries yet" in page.inner_text("#empty")
+    assert page.locator("main form, main button").count() == 0
+    response = page.goto(f"/webhooks/{made['id']}?cursor=nope")
+    assert response.status == 400
+    assert "Cursor: Not a cursor" in page.inner_text("#page-error")
+    token = page.locator('input[name="csrf_token"]').first.input_value()  # the sign-out form's
+    for action in ("remove", "disable", "test"):
+        answer = page.request.post(f"/webhooks/{made['id']}/{action}", form={"csrf_token": token})
+        assert answer.status == 403, action
+        assert "A read key cannot change webhooks" in answer.text(), action
+    assert [w["is_active"] for w in _webhooks(api, who)] == [True]
 
 
 # CSRF

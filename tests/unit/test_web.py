@@ -1,5 +1,5 @@
 """The dashboard's pure parts: money as people read it, session cookies that cannot be forged,
-the run-out forecast and the real-time hints."""
+the run-out forecast, the real-time hints, and forms with checkbox groups."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date
 from creditbook.domain.pricing import DEFAULT_PRICES, PriceBook
 from creditbook.domain.usage import Figures
 from creditbook.web import figures
-from creditbook.web.core import money
+from creditbook.web.core import Fields, milliseconds, money
 from creditbook.web.session import CUSTOMER, Signer, csrf_ok, new_session
 
 
@@ -18,6 +18,13 @@ def test_money_is_exact_with_thousands_separators() -> None:
     assert money(1) == "$0.000001"
     assert money(12_000_000) == "$12.00"
     assert money(1_459_248_000) == "$1,459.248"
+
+
+def test_form_fields_keep_every_ticked_checkbox_and_the_last_value_of_the_rest() -> None:
+    fields = Fields([("events", "a"), ("url", "u1"), ("events", "b"), ("url", "u2")])
+    assert fields.every("events") == ["a", "b"] and fields.every("secret") == []
+    assert fields["url"] == "u2" and fields.get("events") == "b"
+    assert milliseconds(15_700) == "15.7 ms" and milliseconds(1_234_000) == "1,234.0 ms"
 
 
 def test_a_session_cookie_opens_only_unchanged_unexpired_and_under_its_own_key() -> None:

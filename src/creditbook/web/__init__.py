@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from creditbook.config import Settings
-from creditbook.web import history, manage, operator, overview, signin
+from creditbook.web import history, manage, operator, overview, signin, webhooks
 from creditbook.web import session as sessions
 from creditbook.web.core import (
     HERE,
@@ -40,7 +40,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.web_signer = sessions.Signer(
         secret.get_secret_value().encode() if secret is not None else None
     )
-    for module in (signin, overview, history, manage, operator):
+    for module in (signin, overview, history, manage, operator, webhooks):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_required)

@@ -19,6 +19,7 @@ from creditbook.api.auth import Caller, services_of
 from creditbook.bootstrap import Services
 from creditbook.clock import from_us
 from creditbook.domain.accounts import ApiKey
+from creditbook.domain.webhooks import mask_secret
 from creditbook.errors import AuthenticationFailed, NotFound
 from creditbook.web import session as sessions
 from creditbook.web.session import Session, Signer
@@ -40,6 +41,12 @@ NOTICES = {
     "alert-removed": "The alert is removed.",
     "granted": "The credit is granted.",
     "refunded": "The refund is written.",
+    "webhook-enabled": "The endpoint is enabled: events are delivered to it again.",
+    "webhook-disabled": "The endpoint is disabled: nothing is sent to it until it is enabled.",
+    "webhook-removed": "The endpoint is removed, with its delivery log.",
+    "webhook-test-sent": "A webhook.test event is queued for this endpoint; reload to see it "
+    "delivered.",
+    "redelivered": "The delivery is queued to be sent again now; reload to see the attempt.",
     "expired": "Your session ended (it expires after 12 hours, or its key was revoked). "
     "Sign in again.",
 }
@@ -67,6 +74,10 @@ def local_time(at_us: int | None, zone: str = "UTC") -> str:
     return from_us(at_us).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def milliseconds(micros: int) -> str:
+    return f"{micros / 1000:,.1f} ms"
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -76,6 +87,8 @@ def _environment() -> Environment:
     )
     env.filters["money"] = money
     env.filters["local_time"] = local_time
+    env.filters["ms"] = milliseconds
+    env.filters["masked"] = mask_secret
     return env
 
 
@@ -165,13 +178,26 @@ def operator(request: Request) -> Session:
     return found
 
 
-async def checked_form(request: Request) -> dict[str, str]:
+class Fields(dict[str, str]):
+    """A form's fields, the last value of each name; `every(name)` gives all of a name's values
+    (a group of checkboxes sends one pair per box ticked)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self._pairs = pairs
+
+    def every(self, name: str) -> list[str]:
+        return [value for key, value in self._pairs if key == name]
+
+
+async def checked_form(request: Request) -> Fields:
     """The urlencoded body of a POST, once its CSRF token matches the session's."""
     body = await request.body()
     kind = request.headers.get("content-type", "").split(";")[0].strip()
-    fields: dict[str, str] = {}
+    pairs: list[tuple[str, str]] = []
     if kind == "application/x-www-form-urlencoded" and len(body) <= FORM_BYTES_MAX:
-        fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    fields = Fields(pairs)
     if not sessions.csrf_ok(current_session(request), fields.get("csrf_token")):
         raise FormRefused
     return fields
@@ -186,4 +212,4 @@ def authenticated(services: Services, secret: str) -> ApiKey | None:
 
 CustomerVisitor = Annotated[Visitor, Depends(customer)]
 OperatorSession = Annotated[Session, Depends(operator)]
-Form = Annotated[dict[str, str], Depends(checked_form)]
+Form = Annotated[Fields, Depends(checked_form)]

@@ -25,6 +25,7 @@ LABELS = {
     "timezone": "Time zone",
     "period_month": "Month",
     "csrf_token": "Form",
+    "url": "URL",
 }
 _WHOLE = re.compile(r"[0-9]{1,9}")
 

@@ -30,7 +30,7 @@ DELIVERIES_PARAMETERS = documented_parameters(
 )
 
 
-def _may_change(caller: Caller) -> None:
+def may_change_webhooks(caller: Caller) -> None:
     if not caller.may_spend:
         raise PermissionDenied("A read key cannot change webhooks; use a full key.")
 
@@ -62,7 +62,7 @@ def list_webhooks(request: Request, caller: CustomerCaller) -> MoneyJSONResponse
     responses=documented(201, examples.WEBHOOK_CREATED, 400, 401, 403, 429),
 )
 def create_webhook(request: Request, body: WebhookIn, caller: CustomerCaller) -> MoneyJSONResponse:
-    _may_change(caller)
+    may_change_webhooks(caller)
     saved = services_of(request).webhooks.create(
         account_id=caller.account_id, url=body.url, events=body.events, secret=body.secret
     )
@@ -91,7 +91,7 @@ def get_webhook(request: Request, webhook_id: str, caller: CustomerCaller) -> Mo
 def replace_webhook(
     request: Request, webhook_id: str, body: WebhookPut, caller: CustomerCaller
 ) -> MoneyJSONResponse:
-    _may_change(caller)
+    may_change_webhooks(caller)
     saved = services_of(request).webhooks.replace(
         account_id=caller.account_id,
         webhook_id=webhook_id,
@@ -113,7 +113,7 @@ def replace_webhook(
 def patch_webhook(
     request: Request, webhook_id: str, body: WebhookPatch, caller: CustomerCaller
 ) -> MoneyJSONResponse:
-    _may_change(caller)
+    may_change_webhooks(caller)
     given = body.model_fields_set
     changes: dict[str, Any] = {
         name: getattr(body, name) if name in given else UNSET
@@ -138,7 +138,7 @@ _REMOVED[204] = {"description": "Webhook removed"}
     responses=_REMOVED,
 )
 def delete_webhook(request: Request, webhook_id: str, caller: CustomerCaller) -> Response:
-    _may_change(caller)
+    may_change_webhooks(caller)
     services_of(request).webhooks.remove(account_id=caller.account_id, webhook_id=webhook_id)
     return Response(status_code=204)
 
@@ -152,7 +152,7 @@ def delete_webhook(request: Request, webhook_id: str, caller: CustomerCaller) ->
     responses=documented(202, examples.QUEUED, 401, 403, 404, 409),
 )
 def test_webhook(request: Request, webhook_id: str, caller: CustomerCaller) -> MoneyJSONResponse:
-    _may_change(caller)
+    may_change_webhooks(caller)
     queued = services_of(request).webhooks.send_test(
         account_id=caller.account_id, webhook_id=webhook_id
     )
@@ -194,7 +194,7 @@ def deliveries(request: Request, webhook_id: str, caller: CustomerCaller) -> Mon
 def redeliver(
     request: Request, webhook_id: str, delivery_id: str, caller: CustomerCaller
 ) -> MoneyJSONResponse:
-    _may_change(caller)
+    may_change_webhooks(caller)
     queued = services_of(request).webhooks.redeliver(
         account_id=caller.account_id, webhook_id=webhook_id, delivery_id=delivery_id
     )
