@@ -49,6 +49,14 @@ class Settings(BaseSettings):
         description="Longest the writer waits, before starting a transaction, for as many "
         "callers as its last transaction served (it never waits for a lone caller). 0: no wait.",
     )
+    key_cache_ttl_s: int = Field(
+        5,
+        ge=0,
+        le=limits.key_cache_ttl_s_max,
+        description="How long a process remembers an API key it authenticated, to spare a "
+        "read per request. A key revoked through this process stops working at once; one "
+        "revoked through another process (the CLI, another server) within this time. 0: off.",
+    )
     preview_tier_threshold_usd: Decimal = Field(
         Decimal(2000),
         ge=0,

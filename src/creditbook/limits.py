@@ -45,6 +45,8 @@ verify_problems_max = 1_000  # a report stops listing after this many
 
 # Caches.
 grant_cache_accounts_max = 10_000
+key_cache_keys_max = 10_000  # API keys remembered after authenticating
+key_cache_ttl_s_max = 300
 
 assert group_commit_size_max <= batch_charges_max
 assert page_size_default <= page_size_max

@@ -25,6 +25,7 @@ from creditbook.domain.pricing import SpendTier
 from creditbook.domain.usage import parse_zone
 from creditbook.errors import AuthenticationFailed, InvalidInput, NotFound
 from creditbook.money import check_amount
+from creditbook.services.key_cache import KeyCache
 from creditbook.storage.repositories.accounts import AccountRepository, KeyRepository
 from creditbook.storage.store import Store
 
@@ -56,10 +57,14 @@ class Accounts:
         *,
         default_monthly_limit_micros: int | None,
         default_overdraft_limit_micros: int,
+        key_cache_ttl_s: int = 0,
     ) -> None:
         self._store = store
         self._monthly_default = default_monthly_limit_micros
         self._overdraft_default = default_overdraft_limit_micros
+        self._keys = KeyCache(
+            ttl_us=key_cache_ttl_s * 1_000_000, size_max=limits.key_cache_keys_max
+        )
 
     def create(
         self,
@@ -222,11 +227,21 @@ class Accounts:
                 account_id, key_id, now_us=self._store.clock.now_us()
             )
             uow.commit()
+        self._keys.forget(key_id)
         return self.key(account_id=account_id, key_id=key_id)
 
     def authenticate(self, *, secret: str) -> ApiKey:
-        """The active key this secret belongs to; the hashes are compared in constant time."""
+        """The active key this secret belongs to; the hashes are compared in constant time.
+
+        Active keys are remembered for `key_cache_ttl_s` (see `KeyCache`): a key revoked by
+        another process is refused here within that time, one revoked here at once.
+        """
         wanted = hash_key(secret)
+        now = self._store.clock.now_us()
+        cached = self._keys.get(wanted, now)
+        if cached is not None:
+            return cached
+        generation = self._keys.generation
         with self._store.read() as uow:
             found = KeyRepository(uow.connection).by_hash(wanted)
         if found is None or not hmac.compare_digest(found[1], wanted):
@@ -234,6 +249,7 @@ class Accounts:
         key = found[0]
         if not key.is_active:
             raise AuthenticationFailed("This token has been revoked.")
+        self._keys.put(wanted, key, now_us=now, generation=generation)
         return key
 
 
