@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from creditbook.bootstrap import Services, build
+from creditbook.bootstrap import Services
 from creditbook.clock import ManualClock
 from creditbook.domain.accounts import NewKey
 from creditbook.errors import AuthenticationFailed
 from creditbook.services.key_cache import KeyCache
-from tests.conftest import make_settings
+from tests.conftest import built_services
 
 US_PER_S = 1_000_000
 
@@ -20,11 +20,8 @@ US_PER_S = 1_000_000
 @pytest.fixture
 def other(db_url: str, clock: ManualClock) -> Iterator[Services]:
     """A second process on the same database, with its own cache."""
-    built = build(make_settings(db_url), clock=clock)
-    try:
+    with built_services(db_url, clock) as built:
         yield built
-    finally:
-        built.close()
 
 
 def new_key(services: Services) -> NewKey:
@@ -60,15 +57,12 @@ def test_a_key_revoked_by_another_process_is_refused_once_the_ttl_has_passed(
 def test_with_a_ttl_of_zero_every_request_reads_the_key_table(
     db_url: str, services: Services, clock: ManualClock
 ) -> None:
-    uncached = build(make_settings(db_url, key_cache_ttl_s=0), clock=clock)
-    try:
+    with built_services(db_url, clock, key_cache_ttl_s=0) as uncached:
         key = new_key(uncached)
         uncached.accounts.authenticate(secret=key.secret)
         services.accounts.revoke_key(account_id=key.key.account_id, key_id=key.key.id)
         with pytest.raises(AuthenticationFailed, match="revoked"):
             uncached.accounts.authenticate(secret=key.secret)
-    finally:
-        uncached.close()
 
 
 def test_a_lookup_that_started_before_a_revocation_does_not_store_the_key(
