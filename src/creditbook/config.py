@@ -36,6 +36,14 @@ class Settings(BaseSettings):
         10_000, ge=0, le=600_000, description="How long SQLite waits for another writer's lock."
     )
     db_pool_size: int = Field(8, ge=1, le=256, description="Reader connections per process.")
+    ledger_threads: int = Field(
+        32,
+        ge=1,
+        le=limits.ledger_threads_max,
+        description="Worker threads that may wait on the ledger writer at once (HTTP metering "
+        "calls beyond this queue on the event loop). Each is one caller the next group commit "
+        "can carry.",
+    )
     group_commit_size_max: int = Field(
         1024,
         ge=1,

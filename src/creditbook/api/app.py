@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import Scope
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         services = build(settings, clock=clock)
         requests = RequestLog(services.store)
         app.state.services, app.state.requests = services, requests
+        app.state.ledger_limiter = CapacityLimiter(settings.ledger_threads)
         flusher = Flusher(requests)
         flusher.start()
         tune_runtime()

@@ -230,17 +230,21 @@ class Accounts:
         self._keys.forget(key_id)
         return self.key(account_id=account_id, key_id=key_id)
 
+    def remembered(self, *, secret: str) -> ApiKey | None:
+        """The active key of this secret if it is in the cache: no database, no waiting."""
+        return self._keys.get(hash_key(secret), self._store.clock.now_us())
+
     def authenticate(self, *, secret: str) -> ApiKey:
         """The active key this secret belongs to; the hashes are compared in constant time.
 
         Active keys are remembered for `key_cache_ttl_s` (see `KeyCache`): a key revoked by
         another process is refused here within that time, one revoked here at once.
         """
-        wanted = hash_key(secret)
-        now = self._store.clock.now_us()
-        cached = self._keys.get(wanted, now)
+        cached = self.remembered(secret=secret)
         if cached is not None:
             return cached
+        wanted = hash_key(secret)
+        now = self._store.clock.now_us()
         generation = self._keys.generation
         with self._store.read() as uow:
             found = KeyRepository(uow.connection).by_hash(wanted)
