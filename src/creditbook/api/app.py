@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from anyio import CapacityLimiter
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import Scope
@@ -80,6 +80,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         requests = RequestLog(services.store)
         app.state.services, app.state.requests = services, requests
         app.state.ledger_limiter = CapacityLimiter(settings.ledger_threads)
+        # Plain `def` routes read the database: no more of them at once than pooled connections,
+        # so none waits for a connection or opens one beyond the pool.
+        to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         flusher = Flusher(requests)
         flusher.start()
         tune_runtime()

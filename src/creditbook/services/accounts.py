@@ -158,8 +158,8 @@ class Accounts:
 
     def summary(self, *, account_id: str) -> Summary:
         now = self._store.clock.now_us()
-        book = self._store.price_book()
-        with self._store.read() as uow:
+        with self._store.read() as uow:  # one transaction: prices, account and grants
+            book = self._store.prices.get(uow.connection)
             repo = AccountRepository(uow.connection)
             account = repo.get(account_id)
             if account is None:
