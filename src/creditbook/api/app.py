@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
-from anyio import CapacityLimiter, to_thread
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import Scope
@@ -79,7 +80,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         services = build(settings, clock=clock)
         requests = RequestLog(services.store)
         app.state.services, app.state.requests = services, requests
-        app.state.ledger_limiter = CapacityLimiter(settings.ledger_threads)
+        ledger_threads = ThreadPoolExecutor(settings.ledger_threads, "creditbook-ledger")
+        app.state.ledger_executor = ledger_threads
         # Plain `def` routes read the database: no more of them at once than pooled connections,
         # so none waits for a connection or opens one beyond the pool.
         to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
@@ -89,6 +91,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         try:
             yield
         finally:
+            ledger_threads.shutdown(wait=True)  # the server has let requests finish first
             flusher.stop()
             services.close()
 
