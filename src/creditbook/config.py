@@ -40,9 +40,8 @@ class Settings(BaseSettings):
         32,
         ge=1,
         le=limits.ledger_threads_max,
-        description="Worker threads that may wait on the ledger writer at once (HTTP metering "
-        "calls beyond this queue on the event loop). Each is one caller the next group commit "
-        "can carry.",
+        description="Worker threads for HTTP reservations, settles and cancels, which wait on the "
+        "ledger writer (calls beyond this queue on the event loop). Charges need none.",
     )
     group_commit_size_max: int = Field(
         1024,

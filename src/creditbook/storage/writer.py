@@ -5,6 +5,8 @@ every command waiting (up to `size_max`), runs them all in one database transact
 each caller its own outcome, and hands the lead to the next waiting caller. While a leader
 waits for its commit to reach the disk, new commands queue up and go in the next transaction,
 so the cost of a durable commit is shared by everyone who arrived during the previous one.
+A caller that must not block (an event loop, `enqueue`) gives a callback instead of waiting;
+when no waiting caller is there to lead, the writer's own thread leads.
 
 A command the ledger refuses (insufficient funds, a conflict) changes nothing in the batch; its
 batch-mates are unaffected. If the database itself fails before the commit, each command is

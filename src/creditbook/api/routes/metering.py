@@ -98,9 +98,9 @@ def _count(request: Request, kind: str, started: float, result: Receipt | Except
 
 
 async def in_thread(request: Request, call: Callable[[], Receipt]) -> Receipt:
-    """Run a ledger call on one of the `ledger_threads` worker threads: the request itself is
-    parsed and answered on the event loop, so worker threads only wait for the writer and take
-    the GIL as little as they can. A plain executor: anyio's hand-off costs twice the CPU."""
+    """Run a ledger call on one of the `ledger_threads` worker threads (reservations, settles,
+    cancels): the request itself is parsed and answered on the event loop, so worker threads
+    only wait for the writer. A plain executor: anyio's hand-off costs twice the CPU."""
     executor: Executor = request.app.state.ledger_executor
     return await asyncio.get_running_loop().run_in_executor(executor, call)
 
