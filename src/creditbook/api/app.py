@@ -102,6 +102,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
         default_response_class=MoneyJSONResponse,
         redirect_slashes=False,
+        # creditbook has its own metrics and logs (observe.py); FastAPI's OpenTelemetry hook
+        # would otherwise look up the global providers, in the environment, on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.metrics = metrics
     errors.install(app)
