@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -130,10 +131,16 @@ def make_settings(url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def services(db_url: str, clock: ManualClock) -> Iterator[Services]:
-    built = build(make_settings(db_url), clock=clock)
+@contextmanager
+def built_services(url: str, clock: ManualClock, **overrides: object) -> Iterator[Services]:
+    built = build(make_settings(url, **overrides), clock=clock)
     try:
         yield built
     finally:
         built.close()
+
+
+@pytest.fixture
+def services(db_url: str, clock: ManualClock) -> Iterator[Services]:
+    with built_services(db_url, clock) as built:
+        yield built

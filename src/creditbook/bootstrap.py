@@ -90,6 +90,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Services:
             alerts=alerts,
             default_monthly_limit_micros=settings.default_monthly_limit_micros,
             default_overdraft_limit_micros=settings.default_overdraft_limit_micros,
+            key_cache_ttl_s=settings.key_cache_ttl_s,
         ),
         usage=Usage(store),
         history=History(store),

@@ -757,6 +757,8 @@ def serve(
         engine = create_engine(settings.database_url)
         upgrade(engine)
         engine.dispose()
+    # uvicorn's automatic choice picks uvloop and httptools (dependencies): on the event loop
+    # that answers every request, they cost less CPU per request than asyncio and h11.
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         10_000, ge=0, le=600_000, description="How long SQLite waits for another writer's lock."
     )
     db_pool_size: int = Field(8, ge=1, le=256, description="Reader connections per process.")
+    ledger_threads: int = Field(
+        32,
+        ge=1,
+        le=limits.ledger_threads_max,
+        description="Worker threads for HTTP reservations, settles and cancels, which wait on the "
+        "ledger writer (calls beyond this queue on the event loop). Charges need none.",
+    )
     group_commit_size_max: int = Field(
         1024,
         ge=1,
@@ -49,6 +56,14 @@ class Settings(BaseSettings):
         le=limits.group_commit_wait_us_max,
         description="Longest the writer waits, before starting a transaction, for as many "
         "callers as its last transaction served (it never waits for a lone caller). 0: no wait.",
+    )
+    key_cache_ttl_s: int = Field(
+        5,
+        ge=0,
+        le=limits.key_cache_ttl_s_max,
+        description="How long a process remembers an API key it authenticated, to spare a "
+        "read per request. A key revoked through this process stops working at once; one "
+        "revoked through another process (the CLI, another server) within this time. 0: off.",
     )
     preview_tier_threshold_usd: Decimal = Field(
         Decimal(2000),

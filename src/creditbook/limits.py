@@ -21,6 +21,7 @@ multiplier_ppm_max = 10_000_000  # a spend tier may at most multiply prices by t
 batch_charges_max = 10_000  # per call of the batch API
 group_commit_size_max = 4_096  # commands one writer transaction may carry
 group_commit_wait_us_max = 50_000
+ledger_threads_max = 256  # HTTP metering calls waiting on the writer at once
 reservation_ttl_s_max = 7 * 24 * 3600
 reservation_ttl_s_min = 1
 
@@ -63,6 +64,8 @@ clock_accounts_per_round_max = 500  # accounts one clock job handles per transac
 
 # Caches.
 grant_cache_accounts_max = 10_000
+key_cache_keys_max = 10_000  # API keys remembered after authenticating
+key_cache_ttl_s_max = 300
 
 assert group_commit_size_max <= batch_charges_max
 assert page_size_default <= page_size_max

@@ -66,8 +66,10 @@ def to_decimal(micros: int) -> Decimal:
 
 
 def format_usd(micros: int) -> str:
-    """Exact decimal text of an amount, e.g. `-0.5`, `12`, `0.000001`; never exponent form."""
-    return format(to_decimal(micros), "f")
+    """Exact decimal text of an amount, e.g. `-0.5`, `12`, `0.000001`; never exponent form:
+    the digits `to_decimal` gives, from integer arithmetic (it is on the batch API's path)."""
+    fixed = format_usd_fixed(micros)
+    return fixed[:-7] if fixed.endswith(".000000") else fixed.rstrip("0")
 
 
 def format_usd_fixed(micros: int) -> str:

@@ -3,12 +3,14 @@ PostgreSQL also from several processes, each with its own writer (the way it sca
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import threading
 from collections import Counter
 
 from creditbook.bootstrap import Services, build
 from creditbook.errors import CreditbookError, InsufficientFunds
+from creditbook.services.ledger import charge_command
 from tests.conftest import make_settings
 
 PRICE_MICROS = 20_000  # search_database, one result
@@ -87,3 +89,47 @@ def test_four_processes_on_one_postgresql_account_never_overspend(pg_url: str) -
     assert services.accounts.get(account_id=account.id).balance_micros == 0
     assert services.verifier.verify().ok
     services.close()
+
+
+async def _spend_async(services: Services, account_id: str, attempts: int) -> list[str]:
+    results: list[str] = []
+    for _ in range(attempts):
+        command = charge_command(account_id=account_id, operation="search_database", units=1)
+        try:
+            await services.ledger.charge_async(command)
+            results.append("ok")
+        except InsufficientFunds:
+            results.append("refused")
+    return results
+
+
+def test_event_loop_callers_and_threads_on_one_account_share_the_writer_without_overspending(
+    services: Services,
+) -> None:
+    covered = 200
+    account = services.accounts.create(email="mixed@example.com")
+    services.ledger.grant(account_id=account.id, amount_micros=covered * PRICE_MICROS)
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=_spend, args=(services, account.id, CHARGES_PER_THREAD, results))
+        for _ in range(THREADS // 2)
+    ]
+
+    async def tasks() -> list[list[str]]:
+        for thread in threads:
+            thread.start()
+        spenders = [
+            _spend_async(services, account.id, CHARGES_PER_THREAD) for _ in range(THREADS // 2)
+        ]
+        return await asyncio.gather(*spenders)
+
+    for done in asyncio.run(tasks()):
+        results.extend(done)
+    for thread in threads:
+        thread.join()
+
+    assert Counter(results) == {"ok": covered, "refused": THREADS * CHARGES_PER_THREAD - covered}
+    assert services.accounts.get(account_id=account.id).balance_micros == 0
+    assert services.verifier.verify().ok
+    services.store.writer.close()  # drains, then stops the writer's own thread
+    assert not [t for t in threading.enumerate() if t.name == "creditbook-writer"]

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import Scope
@@ -83,6 +85,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         services = build(settings, clock=clock)
         requests = RequestLog(services.store)
         app.state.services, app.state.requests = services, requests
+        ledger_threads = ThreadPoolExecutor(settings.ledger_threads, "creditbook-ledger")
+        app.state.ledger_executor = ledger_threads
+        # Plain `def` routes read the database: no more of them at once than pooled connections,
+        # so none waits for a connection or opens one beyond the pool.
+        to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         flusher = Flusher(requests)
         flusher.start()
         background = start_background(services, wanted=services.settings.run_clock)
@@ -91,6 +98,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             yield
         finally:
             background.stop()
+            ledger_threads.shutdown(wait=True)  # the server has let requests finish first
             flusher.stop()
             services.close()
 
@@ -101,6 +109,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
         default_response_class=MoneyJSONResponse,
         redirect_slashes=False,
+        # creditbook has its own metrics and logs (observe.py); FastAPI's OpenTelemetry hook
+        # would otherwise look up the global providers, in the environment, on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.metrics = metrics
     errors.install(app)

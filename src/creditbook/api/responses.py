@@ -7,17 +7,25 @@ from decimal import Decimal
 from typing import Any
 
 import simplejson
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from creditbook.money import to_decimal
 
 
+def dumps(content: Any) -> str:
+    """Compact JSON in which Decimal values are exact numbers."""
+    return simplejson.dumps(content, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
+
+
 class MoneyJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
-        text = simplejson.dumps(
-            content, use_decimal=True, ensure_ascii=False, separators=(",", ":")
-        )
-        return text.encode("utf-8")
+        return dumps(content).encode("utf-8")
+
+
+class RenderedJSONResponse(Response):
+    """A body already rendered as JSON text (by `dumps` or by code that a test holds to it)."""
+
+    media_type = "application/json"
 
 
 def usd(micros: int | None) -> Decimal | None:

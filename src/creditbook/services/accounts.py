@@ -27,6 +27,7 @@ from creditbook.domain.usage import parse_zone
 from creditbook.errors import AuthenticationFailed, InvalidInput, NotFound
 from creditbook.money import check_amount
 from creditbook.services.alerts import Alerts
+from creditbook.services.key_cache import KeyCache
 from creditbook.storage.repositories import outbox
 from creditbook.storage.repositories.accounts import AccountRepository, KeyRepository
 from creditbook.storage.store import Store
@@ -61,11 +62,15 @@ class Accounts:
         default_monthly_limit_micros: int | None,
         default_overdraft_limit_micros: int,
         alerts: Alerts | None = None,
+        key_cache_ttl_s: int = 0,
     ) -> None:
         self._store = store
         self._alerts = alerts
         self._monthly_default = default_monthly_limit_micros
         self._overdraft_default = default_overdraft_limit_micros
+        self._keys = KeyCache(
+            ttl_us=key_cache_ttl_s * 1_000_000, size_max=limits.key_cache_keys_max
+        )
 
     def create(
         self,
@@ -161,8 +166,8 @@ class Accounts:
 
     def summary(self, *, account_id: str) -> Summary:
         now = self._store.clock.now_us()
-        book = self._store.price_book()
-        with self._store.read() as uow:
+        with self._store.read() as uow:  # one transaction: prices, account and grants
+            book = self._store.prices.get(uow.connection)
             repo = AccountRepository(uow.connection)
             account = repo.get(account_id)
             if account is None:
@@ -232,11 +237,25 @@ class Accounts:
                 account_id, key_id, now_us=self._store.clock.now_us()
             )
             uow.commit()
+        self._keys.forget(key_id)
         return self.key(account_id=account_id, key_id=key_id)
 
+    def remembered(self, *, secret: str) -> ApiKey | None:
+        """The active key of this secret if it is in the cache: no database, no waiting."""
+        return self._keys.get(hash_key(secret), self._store.clock.now_us())
+
     def authenticate(self, *, secret: str) -> ApiKey:
-        """The active key this secret belongs to; the hashes are compared in constant time."""
+        """The active key this secret belongs to; the hashes are compared in constant time.
+
+        Active keys are remembered for `key_cache_ttl_s` (see `KeyCache`): a key revoked by
+        another process is refused here within that time, one revoked here at once.
+        """
+        cached = self.remembered(secret=secret)
+        if cached is not None:
+            return cached
         wanted = hash_key(secret)
+        now = self._store.clock.now_us()
+        generation = self._keys.generation
         with self._store.read() as uow:
             found = KeyRepository(uow.connection).by_hash(wanted)
         if found is None or not hmac.compare_digest(found[1], wanted):
@@ -244,6 +263,7 @@ class Accounts:
         key = found[0]
         if not key.is_active:
             raise AuthenticationFailed("This token has been revoked.")
+        self._keys.put(wanted, key, now_us=now, generation=generation)
         return key
 
 

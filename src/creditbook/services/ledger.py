@@ -8,6 +8,7 @@ nothing is written.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -74,6 +75,15 @@ class Ledger:
             details=details,
         )
         return self._receipt(command, test=test)
+
+    async def charge_async(self, command: Charge, *, test: bool = False) -> Receipt:
+        """`charge` for an event loop, given a command from `charge_command`: a live charge
+        waits for its commit without holding a thread; a test key's answer is read from the
+        database in the loop's default executor."""
+        if test:
+            return await asyncio.to_thread(self._receipt, command, test=True)
+        results = await self._store.submit_async([command])
+        return _receipt_of(results[0], test=False)
 
     def charge_many(self, charges: Sequence[Charge], *, test: bool = False) -> list[ChargeOutcome]:
         """Charge each of `charges` (built with `charge_command`); one outcome each, in order."""
@@ -263,11 +273,7 @@ class Ledger:
 
     def _receipt(self, command: AnyCommand, *, test: bool = False) -> Receipt:
         run = self._store.simulate if test else self._store.submit
-        result = run([command])[0]
-        if isinstance(result, CreditbookError):
-            raise result
-        assert isinstance(result, Receipt)
-        return result._replace(test=True) if test else result
+        return _receipt_of(run([command])[0], test=test)
 
     def _transactions(self, command: AnyCommand) -> list[Transaction]:
         result = self._store.submit([command])[0]
@@ -297,6 +303,13 @@ def charge_command(
         request_id=check_request_id(request_id),
         details=check_details(details),
     )
+
+
+def _receipt_of(result: Result, *, test: bool) -> Receipt:
+    if isinstance(result, CreditbookError):
+        raise result
+    assert isinstance(result, Receipt)
+    return result._replace(test=True) if test else result
 
 
 def _as_charge_outcome(result: Result, test: bool) -> ChargeOutcome:

@@ -52,11 +52,12 @@ def create_engine(url: str, options: EngineOptions | None = None) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, options)
+    # No pre-ping: it costs a round trip per checkout; a connection the server dropped fails
+    # its statement, the pool discards it and the caller gets a storage error to retry.
     return sa_create_engine(
         parsed,
         pool_size=options.pool_size,
         max_overflow=options.pool_size,
-        pool_pre_ping=True,
         pool_reset_on_return="rollback",
     )
 
@@ -66,11 +67,14 @@ def _sqlite_engine(url: URL, options: EngineOptions) -> Engine:
     if mode not in SYNCHRONOUS_MODES:
         raise InvalidInput("sqlite_synchronous", f"Must be one of {', '.join(SYNCHRONOUS_MODES)}.")
     memory = url.database in (None, "", ":memory:")
-    engine = sa_create_engine(
-        url,
-        poolclass=NullPool if memory else None,
-        connect_args={"check_same_thread": False},
+    # A file keeps as many open connections as PostgreSQL's pool: beyond SQLAlchemy's default
+    # of 5, every extra connection would be opened (with its pragmas) and closed per request.
+    pool: dict[str, Any] = (
+        {"poolclass": NullPool}
+        if memory
+        else {"pool_size": options.pool_size, "max_overflow": options.pool_size}
     )
+    engine = sa_create_engine(url, connect_args={"check_same_thread": False}, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
@@ -72,6 +73,18 @@ class Store:
 
     def submit(self, commands: Sequence[AnyCommand]) -> list[Result]:
         return self.writer.submit(commands)
+
+    def submit_async(self, commands: Sequence[AnyCommand]) -> asyncio.Future[list[Result]]:
+        """`submit` for an event loop: no thread waits; the writer answers through the loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Result]] = loop.create_future()
+
+        def answer(outcomes: list[Result]) -> None:
+            if not future.done():  # the request may have been cancelled meanwhile
+                future.set_result(outcomes)
+
+        self.writer.enqueue(commands, lambda outcomes: loop.call_soon_threadsafe(answer, outcomes))
+        return future
 
     def simulate(self, commands: Sequence[AnyCommand]) -> list[Result]:
         """Answer the commands as the writer would, and write nothing (for test keys)."""

@@ -5,6 +5,8 @@ every command waiting (up to `size_max`), runs them all in one database transact
 each caller its own outcome, and hands the lead to the next waiting caller. While a leader
 waits for its commit to reach the disk, new commands queue up and go in the next transaction,
 so the cost of a durable commit is shared by everyone who arrived during the previous one.
+A caller that must not block (an event loop, `enqueue`) gives a callback instead of waiting;
+when no waiting caller is there to lead, the writer's own thread leads.
 
 A command the ledger refuses (insufficient funds, a conflict) changes nothing in the batch; its
 batch-mates are unaffected. If the database itself fails before the commit, each command is
@@ -65,13 +67,19 @@ DEPLETED = "depleted"  # the notice that marks an account as told it ran out
 
 
 class _Job:
-    """One caller's commands; `done` is a lock held until the outcomes are in (a lock is the
-    cheapest one-shot signal between threads)."""
+    """One caller's commands. A waiting caller's `done` is a lock held until the outcomes are in
+    (a lock is the cheapest one-shot signal between threads); a caller that does not wait (an
+    event loop) gives `notify` instead, called with the outcomes from the writer's thread."""
 
-    __slots__ = ("commands", "done", "lead", "outcomes")
+    __slots__ = ("commands", "done", "lead", "notify", "outcomes")
 
-    def __init__(self, commands: Sequence[AnyCommand]) -> None:
+    def __init__(
+        self,
+        commands: Sequence[AnyCommand],
+        notify: Callable[[list[Result]], object] | None = None,
+    ) -> None:
         self.commands = commands
+        self.notify = notify
         self.done = threading.Lock()
         self.done.acquire()
         self.outcomes: list[Result] | None = None
@@ -81,8 +89,14 @@ class _Job:
         self.done.acquire()
 
     def wake(self) -> None:
-        if self.done.locked():
-            self.done.release()
+        if self.notify is None or self.outcomes is None:
+            if self.done.locked():
+                self.done.release()
+            return
+        try:
+            self.notify(self.outcomes)
+        except Exception:  # the caller's problem must not stop the writer answering the rest
+            log.exception("could not hand outcomes back to a caller")
 
 
 class GrantCache:
@@ -196,6 +210,9 @@ class Writer:
         self._grants = GrantCache(limits.grant_cache_accounts_max)
         self._alerts = AlertCache(limits.grant_cache_accounts_max)
         self._alert_margin_percent = alert_margin_percent
+        self._pump: threading.Thread | None = None  # leads for callers that do not wait
+        self._pump_wanted = threading.Condition(self._mutex)
+        self._pump_due = False
         self.transactions_committed = 0
 
     def submit(self, commands: Sequence[AnyCommand]) -> list[Result]:
@@ -205,12 +222,33 @@ class Writer:
             outcomes.extend(self._submit_chunk(commands[start : start + self._size_max]))
         return outcomes
 
+    def enqueue(
+        self, commands: Sequence[AnyCommand], notify: Callable[[list[Result]], object]
+    ) -> None:
+        """Hand commands in without waiting (at most `size_max`): `notify` gets their outcomes,
+        called from the writer's thread. The writer's own thread leads when no caller does."""
+        if not 1 <= len(commands) <= self._size_max:
+            raise ValueError(f"enqueue takes 1..{self._size_max} commands")
+        with self._mutex:
+            if self._closed:
+                raise StorageError("The ledger is shutting down; try again shortly.")
+            self._queue.append(_Job(commands, notify))
+            if not self._leading:
+                self._leading = True
+                self._call_pump()
+            elif len(self._queue) >= self._expected:
+                self._arrivals.notify()
+
     def close(self) -> None:
         """Refuse new commands, let those already handed in finish, then disconnect."""
         with self._mutex:
             self._closed = True
             while self._leading or self._queue:
                 self._idle.wait()
+            pump, self._pump = self._pump, None
+            self._pump_wanted.notify()
+        if pump is not None:
+            pump.join()
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -232,20 +270,45 @@ class Writer:
         assert job.outcomes is not None
         return job.outcomes
 
-    def _lead(self, own: _Job) -> None:
-        while own.outcomes is None:
+    def _lead(self, own: _Job | None) -> None:
+        """Run batches until `own` is answered (the pump: until the queue is empty), then hand
+        the lead to the next caller in the queue, or to the pump if that caller does not wait."""
+        while own is None or own.outcomes is None:
             self._gather()
             jobs = self._take()
+            if not jobs:
+                break
             self._expected = len(jobs)
             self._run(jobs)
         with self._mutex:
-            if self._queue:
+            if not self._queue:
+                self._leading = False
+                self._idle.notify_all()
+            elif self._queue[0].notify is None:
                 successor = self._queue[0]
                 successor.lead = True
                 successor.wake()
             else:
-                self._leading = False
-                self._idle.notify_all()
+                self._call_pump()
+
+    def _call_pump(self) -> None:
+        """(Holding the mutex.) Have the writer's own thread lead."""
+        self._pump_due = True
+        if self._pump is None:
+            self._pump = threading.Thread(target=self._run_pump, name="creditbook-writer")
+            self._pump.daemon = True
+            self._pump.start()
+        self._pump_wanted.notify()
+
+    def _run_pump(self) -> None:
+        while True:
+            with self._mutex:
+                while not self._pump_due and self._pump is not None:
+                    self._pump_wanted.wait()
+                if not self._pump_due:
+                    return
+                self._pump_due = False
+            self._lead(None)
 
     def _gather(self) -> None:
         """Wait (at most `wait_us`) until as many callers are queued as the last batch served.
@@ -265,6 +328,8 @@ class Writer:
 
     def _take(self) -> list[_Job]:
         with self._mutex:
+            if not self._queue:
+                return []
             jobs = [self._queue.popleft()]
             count = len(jobs[0].commands)
             while self._queue and count + len(self._queue[0].commands) <= self._size_max:
