@@ -79,6 +79,20 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `creditbook serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `creditbook serve` listens on.")
+    auth_failures_max: int = Field(
+        20,
+        ge=1,
+        le=limits.auth_failures_setting_max,
+        description="Failed authentications (unknown, malformed or revoked key, wrong admin "
+        "token) one client address may make within `auth_failure_window_s`; after that its "
+        "requests get 429 with `Retry-After` until the window ends. Counted per process.",
+    )
+    auth_failure_window_s: int = Field(
+        60,
+        ge=1,
+        le=limits.auth_failure_window_s_max,
+        description="The window of `auth_failures_max`, in seconds.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe log level written."
     )

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from creditbook.api.guard import limited
 from creditbook.bootstrap import Services
 from creditbook.domain.accounts import TEST_KEY_PREFIX, ApiKey, Scope
 from creditbook.errors import AuthenticationFailed, PermissionDenied
@@ -67,6 +68,7 @@ def is_admin(services: Services, secret: str) -> bool:
     return hmac.compare_digest(hashlib.sha256(secret.encode()).digest(), wanted)
 
 
+@limited
 def identify(request: Request) -> Caller:
     """The caller, whichever kind; stored on the request for logs and analytics."""
     services = services_of(request)
