@@ -101,6 +101,13 @@ class Settings(BaseSettings):
         description="Accept plain `http://` webhook URLs (local development only); otherwise "
         "every webhook URL must be `https://`.",
     )
+    webhook_allow_private_networks: bool = Field(
+        False,
+        description="Deliver webhooks to loopback, private (RFC 1918, fc00::/7), link-local "
+        "(169.254.0.0/16, fe80::/10), multicast and reserved addresses (local development "
+        "only). Otherwise such URLs are refused when registered, and a delivery whose host "
+        "resolves to one fails without retry.",
+    )
     webhook_timeout_s: float = Field(
         10.0, gt=0, le=60, description="How long one webhook delivery may take, in seconds."
     )
