@@ -102,6 +102,10 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Services:
             store, ledger, expiring_window_s=settings.credits_expiring_window_days * 86_400
         ),
         events=Events(store),
-        webhooks=Webhooks(store, allow_http=settings.webhook_allow_http),
+        webhooks=Webhooks(
+            store,
+            allow_http=settings.webhook_allow_http,
+            allow_private=settings.webhook_allow_private_networks,
+        ),
         dispatcher=Dispatcher.from_settings(store, settings),
     )

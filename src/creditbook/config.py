@@ -94,6 +94,20 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `creditbook serve` listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port `creditbook serve` listens on.")
+    auth_failures_max: int = Field(
+        20,
+        ge=1,
+        le=limits.auth_failures_setting_max,
+        description="Failed authentications (unknown, malformed or revoked key, wrong admin "
+        "token) one client address may make within `auth_failure_window_s`; after that its "
+        "requests get 429 with `Retry-After` until the window ends. Counted per process.",
+    )
+    auth_failure_window_s: int = Field(
+        60,
+        ge=1,
+        le=limits.auth_failure_window_s_max,
+        description="The window of `auth_failures_max`, in seconds.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe log level written."
     )
@@ -101,6 +115,13 @@ class Settings(BaseSettings):
         False,
         description="Accept plain `http://` webhook URLs (local development only); otherwise "
         "every webhook URL must be `https://`.",
+    )
+    webhook_allow_private_networks: bool = Field(
+        False,
+        description="Deliver webhooks to loopback, private (RFC 1918, fc00::/7), link-local "
+        "(169.254.0.0/16, fe80::/10), multicast and reserved addresses (local development "
+        "only). Otherwise such URLs are refused when registered, and a delivery whose host "
+        "resolves to one fails without retry.",
     )
     webhook_timeout_s: float = Field(
         10.0, gt=0, le=60, description="How long one webhook delivery may take, in seconds."

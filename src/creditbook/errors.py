@@ -14,7 +14,8 @@
     │   └── NothingToRefund              (409) the transaction is not refundable (any more)
     ├── RequestTooLarge                  (413) the request body exceeds its limit
     ├── LimitReached                     (429) a configured limit says no
-    │   └── MonthlyLimitReached          (429) the account's monthly spending cap
+    │   ├── MonthlyLimitReached          (429) the account's monthly spending cap
+    │   └── TooManyFailures              (429) too many failed authentications from an address
     └── StorageError                     (503) the database cannot serve us
         └── SchemaNotMigrated            (503) run `creditbook db upgrade` first
 
@@ -126,6 +127,18 @@ class MonthlyLimitReached(LimitReached):
 
     def __init__(self) -> None:
         super().__init__("Monthly spending limit reached.")
+
+
+class TooManyFailures(LimitReached):
+    """Raised before authenticating a client address that failed too often lately."""
+
+    code = "too_many_failures"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            f"Too many failed authentications from your address; try again in {retry_after_s} s."
+        )
+        self.retry_after_s = retry_after_s
 
 
 class StorageError(CreditbookError):

@@ -67,6 +67,11 @@ grant_cache_accounts_max = 10_000
 key_cache_keys_max = 10_000  # API keys remembered after authenticating
 key_cache_ttl_s_max = 300
 
+# Failed authentications (api.guard), counted per client address in each process.
+auth_failure_addresses_max = 10_000  # addresses tracked at once; the oldest is dropped first
+auth_failures_setting_max = 1_000_000  # the largest `auth_failures_max` an operator may set
+auth_failure_window_s_max = 86_400
+
 assert group_commit_size_max <= batch_charges_max
 assert page_size_default <= page_size_max
 assert amount_micros_max < balance_micros_max < 2**62

@@ -2,8 +2,11 @@
 
 The server runs as a subprocess (`python -m creditbook serve`), exactly as an operator starts
 it, with `CREDITBOOK_ADMIN_TOKEN` set and every other `CREDITBOOK_*` variable of the test
-environment removed, so that it runs with the documented defaults. Its output goes to a log
-file (never a pipe that could fill up and stall it), shown when it fails to start.
+environment removed, so that it runs with the documented defaults, but one: the limit of
+failed authentications per client address is lifted (every test client is 127.0.0.1, and the
+suites fail to authenticate on purpose); `extra_env` sets it back for the tests of the limit.
+Its output goes to a log file (never a pipe that could fill up and stall it), shown when it
+fails to start.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from tests.conftest import fresh_pg
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 PORT_ATTEMPTS = 3
+AUTH_FAILURES_MAX = 1_000_000  # the most a server accepts: no limit within a test run
 
 
 def free_port() -> int:
@@ -63,6 +67,7 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITBOOK_")}
         env["CREDITBOOK_ADMIN_TOKEN"] = self.admin_token
         env["CREDITBOOK_LOG_LEVEL"] = "warning"
+        env["CREDITBOOK_AUTH_FAILURES_MAX"] = str(AUTH_FAILURES_MAX)
         env["PYTHONUNBUFFERED"] = "1"
         env.update(self.extra_env)
         return env

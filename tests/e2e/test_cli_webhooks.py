@@ -15,6 +15,7 @@ def run(url: str, *args: str, allow_http: bool = True) -> subprocess.CompletedPr
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITBOOK_")}
     env["CREDITBOOK_DATABASE_URL"] = url
     env["CREDITBOOK_WEBHOOK_ALLOW_HTTP"] = "true" if allow_http else "false"
+    env["CREDITBOOK_WEBHOOK_ALLOW_PRIVATE_NETWORKS"] = "true"  # the receiver is on loopback
     return subprocess.run(
         [sys.executable, "-m", "creditbook", *args],
         capture_output=True,

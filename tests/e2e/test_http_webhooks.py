@@ -41,13 +41,19 @@ REFERENCE_WEBHOOK = obj(
 )
 REFERENCE_TEST = obj(data=obj(delivery_id=STRING, status=STRING), meta=obj(event=STRING))
 HTTPS = "https://hooks.example.com/creditbook"
+# The receiver listens on 127.0.0.1: plain http to a private address, both off by default.
+LOOPBACK_ENV = {
+    "CREDITBOOK_WEBHOOK_ALLOW_HTTP": "true",
+    "CREDITBOOK_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+}
 
 
 class AllowingHttp(ServerProcess):
-    """A server that accepts http:// endpoints, so a loopback receiver can be registered."""
+    """A server that accepts http:// endpoints on private addresses, so a loopback receiver
+    can be registered and delivered to."""
 
     def _environment(self) -> dict[str, str]:
-        return {**super()._environment(), "CREDITBOOK_WEBHOOK_ALLOW_HTTP": "true"}
+        return {**super()._environment(), **LOOPBACK_ENV}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -145,7 +151,7 @@ def test_a_plain_http_url_is_refused_unless_the_server_allows_it(
         httpx.Client(base_url=default_server.base_url, timeout=30) as client,
     ):
         strict = Api(client, default_server.admin_token)
-        body = {"url": "http://127.0.0.1:9/hook", "events": ["credits.added"]}
+        body = {"url": "http://hooks.example.com/hook", "events": ["credits.added"]}
         response = send(strict, strict.customer(), "POST", "/", body)
         assert_error(response, 400, field="url")
 
@@ -193,7 +199,11 @@ def test_the_test_endpoint_queues_a_webhook_test_that_a_real_receiver_gets_and_c
         assert shape_problems(queued, REFERENCE_TEST) == []
         assert queued["data"]["status"] == "pending" and queued["meta"]["event"] == "webhook.test"
 
-        services = build(make_settings(server.database_url, webhook_allow_http=True))
+        services = build(
+            make_settings(
+                server.database_url, webhook_allow_http=True, webhook_allow_private_networks=True
+            )
+        )
         try:
             assert services.dispatcher.run_once() == 1
             [got] = receiver.wait_for(1)

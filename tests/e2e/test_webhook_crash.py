@@ -18,9 +18,14 @@ from tests.receiver import Receiver, Reply
 
 GRANTS = 25
 SUBSCRIBED = ["credits.added", "balance.alert.triggered"]
-QUIET = {"CREDITBOOK_WEBHOOK_ALLOW_HTTP": "true", "CREDITBOOK_RUN_CLOCK": "false"}
+QUIET = {
+    "CREDITBOOK_WEBHOOK_ALLOW_HTTP": "true",
+    "CREDITBOOK_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",  # the receiver is on loopback
+    "CREDITBOOK_RUN_CLOCK": "false",
+}
 DELIVERING = {
     "CREDITBOOK_WEBHOOK_ALLOW_HTTP": "true",
+    "CREDITBOOK_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
     "CREDITBOOK_RUN_CLOCK": "true",
     "CREDITBOOK_DISPATCH_INTERVAL_S": "0.1",
     "CREDITBOOK_WEBHOOK_TIMEOUT_S": "2",

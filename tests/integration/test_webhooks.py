@@ -31,12 +31,14 @@ from tests.conftest import make_settings
 from tests.receiver import Receiver, Reply
 
 BASE_S = 10.0
+# The receiver listens on 127.0.0.1: plain http to a private address, both off by default.
+LOOPBACK = {"webhook_allow_http": True, "webhook_allow_private_networks": True}
 MAX_S = 1_000.0
 
 
 @pytest.fixture
 def hooks(db_url: str, clock: ManualClock) -> Iterator[Services]:
-    built = build(make_settings(db_url, webhook_allow_http=True), clock=clock)
+    built = build(make_settings(db_url, **LOOPBACK), clock=clock)
     try:
         yield built
     finally:
@@ -59,6 +61,7 @@ def dispatcher(services: Services, clock: Clock, **overrides: Any) -> Dispatcher
         "lease_s": 30.0,
         "interval_s": 0.02,
         "random": Random(20260305),
+        "allow_private_networks": True,  # the receiver listens on loopback
     }
     options.update(overrides)
     return Dispatcher(services.store, clock=clock, **options)
@@ -90,7 +93,7 @@ def test_a_delivery_verifies_with_standard_webhooks_and_its_x_webhook_signature_
 ) -> None:
     # The library checks the timestamp against the wall clock, so this test runs on it.
     now = ManualClock(SystemClock().now_us())
-    services = build(make_settings(db_url, webhook_allow_http=True), clock=now)
+    services = build(make_settings(db_url, **LOOPBACK), clock=now)
     try:
         hook = endpoint(services, receiver.url, secret=secret)
         top_up(services, hook, 12)
@@ -421,7 +424,7 @@ def test_four_dispatcher_threads_send_every_delivery_exactly_once(hooks: Service
 
 
 def _dispatch_in_process(url: str, stop_after_s: float) -> None:
-    services = build(make_settings(url, webhook_allow_http=True))
+    services = build(make_settings(url, **LOOPBACK))
     try:
         sender = Dispatcher.from_settings(services.store, services.settings, batch_size=5)
         stop = threading.Event()
@@ -434,7 +437,7 @@ def _dispatch_in_process(url: str, stop_after_s: float) -> None:
 def test_two_dispatcher_processes_on_postgresql_send_every_delivery_exactly_once(
     pg_url: str,
 ) -> None:
-    services = build(make_settings(pg_url, webhook_allow_http=True))
+    services = build(make_settings(pg_url, **LOOPBACK))
     try:
         with Receiver(default=Reply(200, delay_s=0.01)) as counting:
             total = _deliveries_for(services, 5, 10, counting.url)

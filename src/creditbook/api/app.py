@@ -20,7 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import Scope
 
 from creditbook import __version__, limits
-from creditbook.api import errors
+from creditbook.api import errors, guard
 from creditbook.api.body import BodyLimit
 from creditbook.api.examples import documented
 from creditbook.api.metrics import Metrics
@@ -115,6 +115,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     )
     app.state.metrics = metrics
     errors.install(app)
+    guard.install(app, settings)
     for router in (
         health.router,
         accounts.router,

@@ -16,6 +16,7 @@ from typing import Annotated
 from anyio import to_thread
 from fastapi import Depends, Request
 
+from creditbook.api.guard import limited
 from creditbook.bootstrap import Services
 from creditbook.domain.accounts import TEST_KEY_PREFIX, ApiKey, Scope
 from creditbook.errors import AuthenticationFailed, PermissionDenied
@@ -69,6 +70,7 @@ def is_admin(services: Services, secret: str) -> bool:
     return hmac.compare_digest(hashlib.sha256(secret.encode()).digest(), wanted)
 
 
+@limited
 async def identify(request: Request) -> Caller:
     """The caller, whichever kind; stored on the request for logs and analytics.
 

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from creditbook.api.responses import MoneyJSONResponse
-from creditbook.errors import CreditbookError
+from creditbook.errors import CreditbookError, TooManyFailures
 
 HTTP_DETAIL = {
     401: "Authentication credentials were not provided.",
@@ -34,6 +34,8 @@ def envelope(status_code: int, detail: Any, headers: dict[str, str] | None = Non
 async def _creditbook_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, CreditbookError)
     headers = {"WWW-Authenticate": "Token"} if error.status_code == 401 else None
+    if isinstance(error, TooManyFailures):
+        headers = {"Retry-After": str(error.retry_after_s)}
     return envelope(error.status_code, error.detail, headers)
 
 

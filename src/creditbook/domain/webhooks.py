@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from creditbook import limits
 from creditbook.clock import US_PER_S
-from creditbook.domain import events
+from creditbook.domain import destinations, events
 from creditbook.errors import InvalidInput
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
@@ -89,7 +89,10 @@ class Verdict(StrEnum):
 # Checks of what a caller sends
 
 
-def check_url(value: object, *, allow_http: bool) -> str:
+PRIVATE_HINT = "webhooks to private networks are off on this server"
+
+
+def check_url(value: object, *, allow_http: bool, allow_private: bool = False) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput("url", "Must be a non-empty URL.")
     if len(value) > limits.webhook_url_length_max:
@@ -110,6 +113,9 @@ def check_url(value: object, *, allow_http: bool) -> str:
         raise InvalidInput("url", "The URL has no host.")
     if parts.username is not None or parts.password is not None:
         raise InvalidInput("url", "Credentials in the URL are not allowed; use the secret.")
+    why = None if allow_private else destinations.refusal(parts.hostname)
+    if why is not None:
+        raise InvalidInput("url", f"Must be a public address: {why} ({PRIVATE_HINT}).")
     return value
 
 

@@ -12,6 +12,10 @@ bad row is logged and skipped, never the end of the loop.
 Requests carry the Standard Webhooks headers (`webhook-id` = the event id, the same on every
 retry; `webhook-timestamp`; `webhook-signature`) and `X-Webhook-Signature`, the base64
 HMAC-SHA256 of the raw body keyed with the secret as shown. Redirects are not followed.
+
+Unless private networks are allowed, connections go through `services.egress`: a host that
+resolves to a loopback, private, link-local or otherwise non-public address is not contacted,
+and the attempt fails for good (no retry).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from creditbook.domain import events
 from creditbook.domain.fields import dump_json, load_json
 from creditbook.domain.webhooks import Status, Verdict, backoff_us, signing_key, truncate_error
 from creditbook.domain.webhooks import verdict as judge_answer
+from creditbook.services.egress import AddressRefused, PublicOnlyTransport
 from creditbook.storage.repositories import outbox
 from creditbook.storage.repositories.webhooks import Claimed, Outcome, WebhookRepository
 from creditbook.storage.store import Store
@@ -79,6 +84,13 @@ class Answer:
         self.error = error
         self.latency_us = latency_us
         self.retry_after_s: float | None = None
+        self.final = False  # a failure that no retry can mend
+
+
+def refused(error: AddressRefused, started: float) -> Answer:
+    answer = Answer(None, truncate_error(str(error)), _since(started))
+    answer.final = True
+    return answer
 
 
 class Dispatcher:
@@ -97,6 +109,7 @@ class Dispatcher:
         client_factory: ClientFactory | None = None,
         random: Random | None = None,
         batch_size: int = limits.deliveries_per_round_max,
+        allow_private_networks: bool = False,
     ) -> None:
         if not 1 <= attempts_max <= limits.webhook_attempts_max:
             raise ValueError(f"attempts_max must be 1..{limits.webhook_attempts_max}")
@@ -114,6 +127,7 @@ class Dispatcher:
         self._random = random or Random()  # noqa: S311 - jitter, not secrets
         self._client_factory = client_factory or self._default_client
         self._client: httpx.Client | None = None
+        self._allow_private = allow_private_networks
 
     @classmethod
     def from_settings(cls, store: Store, settings: Settings, **overrides: Any) -> Dispatcher:
@@ -125,6 +139,7 @@ class Dispatcher:
             "disable_after_failures": settings.webhook_disable_after_failures,
             "lease_s": settings.webhook_lease_s,
             "interval_s": settings.dispatch_interval_s,
+            "allow_private_networks": settings.webhook_allow_private_networks,
         }
         options.update(overrides)
         return cls(store, **options)
@@ -135,6 +150,7 @@ class Dispatcher:
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
             trust_env=False,
+            transport=None if self._allow_private else PublicOnlyTransport(),
         )
 
     # The loop
@@ -216,6 +232,8 @@ class Dispatcher:
                     answer.error = _describe(got, kept)
                 answer.retry_after_s = _retry_after(got)
                 return answer
+        except AddressRefused as error:
+            return refused(error, started)
         except httpx.TimeoutException:
             return Answer(None, f"No answer within {self._timeout_s:g} s.", _since(started))
         except httpx.HTTPError as error:
@@ -227,7 +245,7 @@ class Dispatcher:
         status, next_us = Status.PENDING, done_us
         if found == Verdict.DELIVERED:
             status = Status.DELIVERED
-        elif found == Verdict.REFUSED or claimed.attempt >= self._attempts_max:
+        elif found == Verdict.REFUSED or answer.final or claimed.attempt >= self._attempts_max:
             status = Status.FAILED
         else:
             base_s, max_s = self._backoff

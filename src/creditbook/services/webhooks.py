@@ -62,16 +62,20 @@ class Queued:
 
 
 class Webhooks:
-    def __init__(self, store: Store, *, allow_http: bool) -> None:
+    def __init__(self, store: Store, *, allow_http: bool, allow_private: bool = False) -> None:
         self._store = store
         self._allow_http = allow_http
+        self._allow_private = allow_private
+
+    def _check_url(self, url: object) -> str:
+        return check_url(url, allow_http=self._allow_http, allow_private=self._allow_private)
 
     # Endpoints
 
     def create(
         self, *, account_id: str, url: object, events: object, secret: object = None
     ) -> Saved:
-        checked_url = check_url(url, allow_http=self._allow_http)
+        checked_url = self._check_url(url)
         types = check_events(events)
         chosen = None if secret is None else check_secret(secret)
         now = self._store.clock.now_us()
@@ -159,7 +163,7 @@ class Webhooks:
     ) -> dict[str, Any]:
         values: dict[str, Any] = {}
         if url is not UNSET:
-            values["url"] = check_url(url, allow_http=self._allow_http)
+            values["url"] = self._check_url(url)
         if events is not UNSET:
             values["events"] = check_events(events)
         if secret is not UNSET and secret is not None:
