@@ -23,6 +23,7 @@ from creditbook.clock import US_PER_DAY, US_PER_S, to_us
 from creditbook.errors import InvalidInput
 
 BUCKET_US = 15 * 60 * US_PER_S
+HOUR_US = 4 * BUCKET_US  # the rollup's grain (usage_hours)
 EPOCH = date(1970, 1, 1)
 FIRST_DAY = date(1970, 1, 2)  # no zone's local midnight falls before the epoch from here on
 
