@@ -784,6 +784,23 @@ def targets(args: argparse.Namespace) -> list[tuple[Target, bool]]:
     return chosen
 
 
+def source_version() -> str:
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    changes = " + uncommitted changes in src/" if dirty.stdout.strip() else ""
+    return f"creditbook at {done.stdout.strip() or '?'}{changes}"
+
+
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--transactions", type=int, default=10_000_000)
@@ -814,6 +831,7 @@ def main() -> int:
         f"  machine: {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
     )
+    print(f"  code: {source_version()}")
     print(f"  at start: {load_note()}")
     results: list[tuple[str, list[bool]]] = []
     for target, keep in targets(args):
