@@ -141,7 +141,10 @@ class Bucket:
 
     def add(self, operation: str, spend: int, units: int, charges: int) -> None:
         self.total.add(spend, units, charges)
-        self.breakdown.setdefault(operation, Figures()).add(spend, units, charges)
+        figures = self.breakdown.get(operation)
+        if figures is None:  # not setdefault: that would build a Figures for every row
+            figures = self.breakdown[operation] = Figures()
+        figures.add(spend, units, charges)
 
 
 @dataclass(slots=True)
