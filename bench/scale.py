@@ -720,6 +720,8 @@ def exports(target: Target, loaded: Loaded, args: argparse.Namespace, workdir: P
     growth = large.peak_mib - small.peak_mib
     rate_ok = large.rate >= BAR_CSV_ROWS_S
     flat_ok = growth < args.flat_mib and large.rows == loaded.large_rows
+    if large.rows != loaded.large_rows:
+        print(f"    WARNING: the large export had {large.rows:,} rows, not {loaded.large_rows:,}")
     print(f"    peak memory after start-up: {started_mib:.0f} MiB")
     print(
         f"    small account: {small.rows:,} rows in {small.seconds:.2f} s "
