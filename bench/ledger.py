@@ -30,6 +30,14 @@ database (created as `creditbook_bench_*` and dropped afterwards) under the serv
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/ holds http.py: drop the folder from the import path before anything imports the
+# standard library's `http` package (httpx, which creditbook imports, does).
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]
+
 import argparse
 import contextlib
 import cProfile

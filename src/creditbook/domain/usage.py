@@ -23,6 +23,7 @@ from creditbook.clock import US_PER_DAY, US_PER_S, to_us
 from creditbook.errors import InvalidInput
 
 BUCKET_US = 15 * 60 * US_PER_S
+HOUR_US = 4 * BUCKET_US  # the rollup's grain (usage_hours)
 EPOCH = date(1970, 1, 1)
 FIRST_DAY = date(1970, 1, 2)  # no zone's local midnight falls before the epoch from here on
 
@@ -140,7 +141,10 @@ class Bucket:
 
     def add(self, operation: str, spend: int, units: int, charges: int) -> None:
         self.total.add(spend, units, charges)
-        self.breakdown.setdefault(operation, Figures()).add(spend, units, charges)
+        figures = self.breakdown.get(operation)
+        if figures is None:  # not setdefault: that would build a Figures for every row
+            figures = self.breakdown[operation] = Figures()
+        figures.add(spend, units, charges)
 
 
 @dataclass(slots=True)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection
 
-from creditbook.clock import from_us
 from creditbook.domain.history import CSV_COLUMNS, HistoryFilter, Page, csv_text, encode_cursor
 from creditbook.domain.transactions import Transaction
 from creditbook.errors import NotFound
 from creditbook.money import format_usd_fixed
-from creditbook.storage.repositories.history import HistoryRepository, export_rows
+from creditbook.storage.repositories.history import (
+    CSV_SOURCE,
+    HistoryRepository,
+    export_chunks,
+    export_rows,
+)
 from creditbook.storage.store import Store
 
 
@@ -48,44 +53,58 @@ class History:
     def csv(self, *, account_id: str, wanted: HistoryFilter) -> Iterator[str]:
         """CSV text, a header line then one chunk of rows at a time: exact decimal amounts,
         a running balance column, free text neutralised against spreadsheet formulas."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(CSV_COLUMNS)
-        yield _drain(buffer)
-        for chunk in self.export(account_id=account_id, wanted=wanted):
-            writer.writerows(csv_row(t) for t in chunk)
-            yield _drain(buffer)
+        yield ",".join(CSV_COLUMNS) + "\r\n"
+        for chunk in export_chunks(self._connect, account_id, wanted, CSV_SOURCE):
+            yield "".join(map(csv_line, chunk))
 
     def _connect(self) -> AbstractContextManager[Connection]:
         return self._store.engine.connect()
 
 
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate(0)
-    return text
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _iso(at_us: int | None) -> str:
-    return "" if at_us is None else from_us(at_us).isoformat().replace("+00:00", "Z")
+    """`2026-11-25T10:00:00.123456Z`: the "+00:00" an aware UTC isoformat ends with, as Z."""
+    if at_us is None:
+        return ""
+    return (_EPOCH + timedelta(microseconds=at_us)).isoformat()[:-6] + "Z"
 
 
-def csv_row(t: Transaction) -> list[str | int]:
-    return [
-        t.id,
-        _iso(t.created_at_us),
-        _iso(t.settled_at_us),
-        t.type,
-        t.status,
-        format_usd_fixed(t.credits_micros),
-        format_usd_fixed(t.balance_after_micros),
-        t.operation or "",
-        t.units,
-        format_usd_fixed(t.unit_price_micros),
-        t.api_key_id or "",
-        csv_text(t.idempotency_key),
-        csv_text(t.request_id),
-        t.reverses_id or "",
-        csv_text(t.note),
-    ]
+_SPECIAL = re.compile(r'[,"\r\n]')
+
+
+def _cell(text: str) -> str:
+    """Quoted as the csv module quotes (QUOTE_MINIMAL): only when it has to be."""
+    return '"' + text.replace('"', '""') + '"' if _SPECIAL.search(text) else text
+
+
+def _free(value: str | None) -> str:
+    return "" if value is None else _cell(csv_text(value))
+
+
+def csv_line(row: Sequence[Any]) -> str:
+    """One CSV line, CRLF-terminated, from a row read with the columns of `CSV_SOURCE`.
+    Written without the csv module (a third of the export's time): ids, times, statuses and
+    amounts never need quoting; every other text cell goes through `_cell`."""
+    (txn_id, created, settled, kind, status, credits, balance, operation, units, price) = row[:10]
+    key_id, idempotency_key, request_id, reverses_id, note = row[10:]
+    created_text = _iso(created)
+    cells = (
+        txn_id,
+        created_text,
+        created_text if settled == created else _iso(settled),
+        _cell(kind),
+        status,
+        format_usd_fixed(credits),
+        format_usd_fixed(balance),
+        _cell(operation or ""),
+        str(units),
+        format_usd_fixed(price),
+        key_id or "",
+        _free(idempotency_key),
+        _free(request_id),
+        reverses_id or "",
+        _free(note),
+    )
+    return ",".join(cells) + "\r\n"

@@ -5,7 +5,8 @@ recomputation from the journal and the transactions.
 2. reserved = sum of open reservations = sum of grant holds = sum of the journal's holds
 3. no account below its overdraft limit
 4. each idempotency key charged at most once, and every key record points to its transaction
-5. usage buckets = settled charges less refunds, bucket by bucket
+5. usage buckets = settled charges less refunds, bucket by bucket; the hourly rollup = the
+   buckets added up by hour
 6. the journal's running balance and sequence numbers follow from one entry to the next;
    every transaction and every grant agrees with the entries under it
 7. lifetime and month-to-date spend = what the transactions add up to
@@ -19,9 +20,10 @@ from dataclasses import dataclass, field
 from creditbook import limits
 from creditbook.clock import from_us, to_us
 from creditbook.domain.accounts import Account
+from creditbook.domain.usage import HOUR_US
 from creditbook.errors import NotFound
 from creditbook.storage.repositories.accounts import AccountRepository
-from creditbook.storage.repositories.audit import AuditRepository
+from creditbook.storage.repositories.audit import AuditRepository, UsageTotals
 from creditbook.storage.store import Store
 
 
@@ -110,12 +112,26 @@ def account_problems(audit: AuditRepository, account: Account) -> Iterator[tuple
     yield from _usage_problems(audit, a)
 
 
+def _hour_problems(kept: UsageTotals, hours: UsageTotals) -> Iterator[tuple[str, str]]:
+    summed: dict[tuple[int, str, str], list[int]] = {}
+    for (bucket, op, key), (spend, units, count) in kept.items():
+        totals = summed.setdefault((bucket - bucket % HOUR_US, op, key), [0, 0, 0])
+        totals[0] += spend
+        totals[1] += units
+        totals[2] += count
+    wanted = {k: (v[0], v[1], v[2]) for k, v in summed.items() if v != [0, 0, 0]}
+    for hour in sorted(wanted.keys() | hours.keys()):
+        if wanted.get(hour) != hours.get(hour):
+            yield "usage", f"hour {hour}: kept {hours.get(hour)}, buckets {wanted.get(hour)}"
+
+
 def _usage_problems(audit: AuditRepository, a: Account) -> Iterator[tuple[str, str]]:
     kept = audit.usage_kept(a.id)
     recomputed = audit.usage_recomputed(a.id)
     for key in sorted(kept.keys() | recomputed.keys()):
         if kept.get(key) != recomputed.get(key):
             yield "usage", f"bucket {key}: kept {kept.get(key)}, recomputed {recomputed.get(key)}"
+    yield from _hour_problems(kept, audit.usage_hours_kept(a.id))
     start = from_us(a.month_start_us)
     following = to_us(
         start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)

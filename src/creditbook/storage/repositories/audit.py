@@ -4,6 +4,7 @@ again from the journal and the transactions, for one account at a time."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, literal_column, select
 from sqlalchemy.orm import aliased
@@ -17,6 +18,7 @@ from creditbook.storage.tables import (
     journal_entries,
     transactions,
     usage_buckets,
+    usage_hours,
 )
 
 j = journal_entries.c
@@ -158,10 +160,17 @@ class AuditRepository:
         return list(self.connection.execute(query).scalars())
 
     def usage_kept(self, account_id: str) -> UsageTotals:
-        u = usage_buckets.c
-        query = select(
-            u.bucket_start_us, u.operation, u.api_key_id, u.spend_micros, u.units, u.charges
-        ).where(u.account_id == account_id)
+        return self._kept(usage_buckets, account_id)
+
+    def usage_hours_kept(self, account_id: str) -> UsageTotals:
+        return self._kept(usage_hours, account_id)
+
+    def _kept(self, table: Any, account_id: str) -> UsageTotals:
+        """(start, operation, key) -> (spend, units, charges), rows of zeros left out."""
+        u = table.c
+        query = select(u[1], u.operation, u.api_key_id, u.spend_micros, u.units, u.charges).where(
+            u.account_id == account_id
+        )
         return {
             (int(b), op, key): (int(s), int(n), int(c))
             for b, op, key, s, n, c in self.connection.execute(query)

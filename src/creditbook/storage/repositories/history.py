@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Row, Select, select
 
 from creditbook import ids
 from creditbook.domain.history import Bounds, HistoryFilter, Page
@@ -15,6 +15,24 @@ from creditbook.storage.tables import transactions
 
 t = transactions.c
 EXPORT_CHUNK_ROWS = 1_000
+# What a CSV export shows, in its column order: read as plain rows, no Transaction objects.
+CSV_SOURCE = (
+    t.id,
+    t.created_at_us,
+    t.settled_at_us,
+    t.type,
+    t.status,
+    t.credits_micros,
+    t.balance_after_micros,
+    t.operation,
+    t.units,
+    t.unit_price_micros,
+    t.api_key_id,
+    t.idempotency_key,
+    t.request_id,
+    t.reverses_id,
+    t.note,
+)
 
 
 def _bounded(query: Select[Any], column: Any, bounds: Bounds) -> Select[Any]:
@@ -26,8 +44,10 @@ def _bounded(query: Select[Any], column: Any, bounds: Bounds) -> Select[Any]:
     return query
 
 
-def _filtered(account_id: str, wanted: HistoryFilter) -> Select[Any]:
-    query = select(*TRANSACTION_COLUMNS).where(t.account_id == account_id)
+def _filtered(
+    account_id: str, wanted: HistoryFilter, columns: Sequence[Any] = TRANSACTION_COLUMNS
+) -> Select[Any]:
+    query = select(*columns).where(t.account_id == account_id)
     created = wanted.created
     low, high = created.low(), created.high()
     # The id carries the creation millisecond: bound the primary-key range first.
@@ -69,19 +89,33 @@ class HistoryRepository:
         return self.connection.execute(query).scalar()
 
     def chunk(
-        self, account_id: str, wanted: HistoryFilter, *, after_id: str | None, up_to_id: str
-    ) -> list[Transaction]:
+        self,
+        account_id: str,
+        wanted: HistoryFilter,
+        *,
+        after_id: str | None,
+        up_to_id: str,
+        columns: Sequence[Any] = TRANSACTION_COLUMNS,
+    ) -> list[Row[Any]]:
         """The next rows of an oldest-first export, by primary key, at most `up_to_id`."""
-        query = _filtered(account_id, wanted).where(t.id <= up_to_id)
+        query = _filtered(account_id, wanted, columns).where(t.id <= up_to_id)
         if after_id is not None:
             query = query.where(t.id > after_id)
         query = query.order_by(t.id).limit(EXPORT_CHUNK_ROWS)
-        return [transaction_from_row(row) for row in self.connection.execute(query)]
+        return list(self.connection.execute(query).all())
 
 
 def export_rows(
     open_connection: Any, account_id: str, wanted: HistoryFilter
 ) -> Iterator[list[Transaction]]:
+    """Chunks of an export as transactions (see `export_chunks`)."""
+    for rows in export_chunks(open_connection, account_id, wanted, TRANSACTION_COLUMNS):
+        yield [transaction_from_row(row) for row in rows]
+
+
+def export_chunks(
+    open_connection: Any, account_id: str, wanted: HistoryFilter, columns: Sequence[Any]
+) -> Iterator[list[Row[Any]]]:
     """Chunks of an export, oldest first, each read in a short transaction of its own;
     the export ends at the newest transaction that existed when it started."""
     with open_connection() as connection:
@@ -92,7 +126,7 @@ def export_rows(
     while True:
         with open_connection() as connection:
             rows = HistoryRepository(connection).chunk(
-                account_id, wanted, after_id=after, up_to_id=newest
+                account_id, wanted, after_id=after, up_to_id=newest, columns=columns
             )
         if not rows:
             return

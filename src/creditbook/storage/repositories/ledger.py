@@ -40,6 +40,7 @@ from creditbook.domain.commands import IdempotencyRecord, UsageKey
 from creditbook.domain.fields import dump_json, load_json
 from creditbook.domain.grants import Grant
 from creditbook.domain.transactions import Transaction
+from creditbook.domain.usage import HOUR_US
 from creditbook.storage.tables import (
     OPEN_GRANTS,
     accounts,
@@ -50,6 +51,7 @@ from creditbook.storage.tables import (
     revisions,
     transactions,
     usage_buckets,
+    usage_hours,
 )
 
 ACCOUNT_STATE_COLUMNS = (
@@ -119,18 +121,20 @@ def _insert_rows(table: Any, size: int) -> tuple[Any, tuple[str, ...]]:
     return insert(table).values(rows), names
 
 
-def _upsert_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
+def _upsert_usage_rows(table: Any, size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
+    """Add to usage_buckets or usage_hours (same columns, the time column named apart)."""
     module: Any = postgresql if pg else sqlite
-    names = (*USAGE_KEY, "spend_micros", "units", "charges")
+    key = (USAGE_KEY[0], table.c[1].name, *USAGE_KEY[2:])
+    names = (*key, "spend_micros", "units", "charges")
     rows: list[dict[str, Any]] = [{n: bindparam(f"{n}_{i}") for n in names} for i in range(size)]
-    statement = module.insert(usage_buckets).values(rows)
+    statement = module.insert(table).values(rows)
     excluded = statement.excluded
     upsert = statement.on_conflict_do_update(
-        index_elements=list(USAGE_KEY),
+        index_elements=list(key),
         set_={
-            "spend_micros": usage_buckets.c.spend_micros + excluded.spend_micros,
-            "units": usage_buckets.c.units + excluded.units,
-            "charges": usage_buckets.c.charges + excluded.charges,
+            "spend_micros": table.c.spend_micros + excluded.spend_micros,
+            "units": table.c.units + excluded.units,
+            "charges": table.c.charges + excluded.charges,
         },
     )
     return upsert, names
@@ -194,7 +198,8 @@ _WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
     "insert_transaction": lambda n, _pg: _insert_rows(transactions, n),
     "insert_entry": lambda n, _pg: _insert_rows(journal_entries, n),
     "insert_idempotency": lambda n, _pg: _insert_rows(idempotency_records, n),
-    "upsert_usage": _upsert_usage_rows,
+    "upsert_usage": lambda n, pg: _upsert_usage_rows(usage_buckets, n, pg),
+    "upsert_usage_hours": lambda n, pg: _upsert_usage_rows(usage_hours, n, pg),
     "update_account": lambda n, pg: _update_rows(accounts, ("id",), ACCOUNT_FIELDS, n, pg),
     "update_grant": lambda n, pg: _update_rows(grants, PAIR, GRANT_FIELDS, n, pg),
     "update_transaction": lambda n, pg: _update_rows(
@@ -416,7 +421,9 @@ class LedgerRepository:
         self._rows("insert_entry", list(entries))
 
     def upsert_usage(self, usage: dict[UsageKey, list[int]]) -> None:
+        """The 15-minute buckets, and the hourly rollup that long usage reports read."""
         self._rows("upsert_usage", [(*key, *totals) for key, totals in usage.items()])
+        self._rows("upsert_usage_hours", [(*k, *v) for k, v in hourly(usage).items()])
 
     def insert_idempotency(self, records: Iterable[IdempotencyRecord]) -> None:
         self._rows("insert_idempotency", list(records))
@@ -434,6 +441,18 @@ class LedgerRepository:
                 params = [chunk[0][i] for i in sql.positions]
             self.cursor.execute(sql.text, params)
             done += size
+
+
+def hourly(usage: dict[UsageKey, list[int]]) -> dict[UsageKey, list[int]]:
+    """Bucket totals added up by the hour they fall in."""
+    hours: dict[UsageKey, list[int]] = {}
+    for (account_id, bucket_us, operation, key_id), (spend, units, count) in usage.items():
+        hour = (account_id, bucket_us - bucket_us % HOUR_US, operation, key_id)
+        totals = hours.setdefault(hour, [0, 0, 0])
+        totals[0] += spend
+        totals[1] += units
+        totals[2] += count
+    return hours
 
 
 def transaction_from_row(row: Any) -> Transaction:
