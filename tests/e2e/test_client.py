@@ -228,3 +228,45 @@ def test_errors_are_raised_as_typed_exceptions_with_status_and_detail_and_never_
         with pytest.raises(AuthenticationError) as unknown:
             stranger.me()
         assert unknown.value.status_code == 401 and unknown.value.request_id
+
+
+HOOK_EVENTS = ["credits.added", "balance.depleted"]
+
+
+def test_webhook_methods_cover_every_webhook_endpoint_sync_and_async(
+    api: Api, server: ServerProcess
+) -> None:
+    who = api.customer(balance="1")
+    with client_for(server, who) as client:
+        made = client.create_webhook(url="https://hooks.example.com/a", events=HOOK_EVENTS)
+        assert made.secret.startswith("whsec_") and made.is_active
+        listed = client.webhooks()
+        assert [w.id for w in listed] == [made.id] and listed[0].secret != made.secret
+        assert client.webhook(webhook_id=made.id).url == "https://hooks.example.com/a"
+        replaced = client.replace_webhook(
+            webhook_id=made.id, url="https://hooks.example.com/b", events=["credits.added"]
+        )
+        assert replaced.events == ["credits.added"]
+        paused = client.update_webhook(webhook_id=made.id, is_active=False)
+        assert not paused.is_active
+        client.update_webhook(webhook_id=made.id, is_active=True)
+        queued = client.test_webhook(webhook_id=made.id)
+        assert queued.event == "webhook.test" and queued.status == "pending"
+        log = client.webhook_deliveries(webhook_id=made.id, limit=10)
+        assert queued.delivery_id in [d.id for d in log.deliveries]
+        again = client.redeliver(webhook_id=made.id, delivery_id=queued.delivery_id)
+        assert again.delivery_id == queued.delivery_id
+        with pytest.raises(ValidationError):
+            client.create_webhook(url="https://hooks.example.com/c", events=["nope"])
+
+    async def scenario() -> None:
+        async with AsyncClient(base_url=server.base_url, key=who.key.secret, retries=FAST) as c:
+            assert [w.id for w in await c.webhooks()] == [made.id]
+            assert (await c.webhook(webhook_id=made.id)).is_active
+            page = await c.webhook_deliveries(webhook_id=made.id)
+            assert page.deliveries
+            await c.delete_webhook(webhook_id=made.id)
+            with pytest.raises(NotFoundError):
+                await c.webhook(webhook_id=made.id)
+
+    asyncio.run(scenario())

@@ -29,9 +29,13 @@ from creditbook.client.models import (
     BatchResult,
     ChargeResult,
     Credits,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryPage,
     Event,
     EventPage,
     Me,
+    Queued,
     Receipt,
     Reservation,
     TokenAnalytics,
@@ -39,6 +43,7 @@ from creditbook.client.models import (
     Transaction,
     TransactionPage,
     Usage,
+    Webhook,
 )
 from creditbook.client.sync import Client
 
@@ -56,6 +61,9 @@ __all__ = [
     "CreditbookAPIError",
     "CreditbookClientError",
     "Credits",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryPage",
     "Event",
     "EventPage",
     "InsufficientFundsError",
@@ -63,6 +71,7 @@ __all__ = [
     "Me",
     "NotFoundError",
     "PermissionDeniedError",
+    "Queued",
     "RateLimitedError",
     "Receipt",
     "Reservation",
@@ -74,4 +83,5 @@ __all__ = [
     "TransactionPage",
     "Usage",
     "ValidationError",
+    "Webhook",
 ]

@@ -255,3 +255,42 @@ class AsyncClient:
         self, *, limit: int | None = None, before: str | None = None, type: str | None = None
     ) -> m.EventPage:
         return await self.send(calls.events(limit=limit, before=before, type_=type))
+
+    # Webhooks
+
+    async def webhooks(self) -> list[m.Webhook]:
+        return await self.send(calls.webhooks())
+
+    async def webhook(self, *, webhook_id: str) -> m.Webhook:
+        return await self.send(calls.webhook(webhook_id))
+
+    async def create_webhook(
+        self, *, url: str, events: Sequence[str], secret: str | None = None
+    ) -> m.Webhook:
+        """Register an endpoint; the answer carries the whole secret, this once."""
+        return await self.send(calls.create_webhook(url=url, events=events, secret=secret))
+
+    async def replace_webhook(
+        self, *, webhook_id: str, url: str, events: Sequence[str], secret: str | None = None
+    ) -> m.Webhook:
+        call = calls.replace_webhook(webhook_id, url=url, events=events, secret=secret)
+        return await self.send(call)
+
+    async def update_webhook(self, *, webhook_id: str, **fields: Any) -> m.Webhook:
+        """Change what is given: url, events, secret, is_active."""
+        return await self.send(calls.update_webhook(webhook_id, fields))
+
+    async def delete_webhook(self, *, webhook_id: str) -> None:
+        await self.send(calls.delete_webhook(webhook_id))
+
+    async def test_webhook(self, *, webhook_id: str) -> m.Queued:
+        """Queue a `webhook.test` delivery to this endpoint."""
+        return await self.send(calls.send_test(webhook_id))
+
+    async def webhook_deliveries(
+        self, *, webhook_id: str, limit: int | None = None, cursor: str | None = None
+    ) -> m.DeliveryPage:
+        return await self.send(calls.webhook_deliveries(webhook_id, limit=limit, cursor=cursor))
+
+    async def redeliver(self, *, webhook_id: str, delivery_id: str) -> m.Queued:
+        return await self.send(calls.redeliver(webhook_id, delivery_id))

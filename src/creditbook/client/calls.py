@@ -168,3 +168,58 @@ def remove_alert(alert_id: str) -> Call[None]:
 def events(*, limit: int | None, before: str | None, type_: str | None) -> Call[m.EventPage]:
     params = query(limit=limit, before=before, type=type_)
     return Call("GET", f"{API}/events/", m.EventPage.from_json, params)
+
+
+# Webhooks: Generect's shapes (bare objects), and creditbook's delivery log.
+
+HOOKS = f"{API}/webhooks"
+
+
+def webhooks() -> Call[list[m.Webhook]]:
+    return Call("GET", f"{HOOKS}/", lambda b: [m.Webhook.from_json(w) for w in b])
+
+
+def webhook(webhook_id: str) -> Call[m.Webhook]:
+    return Call("GET", f"{HOOKS}/{webhook_id}/", m.Webhook.from_json)
+
+
+def _hook_body(url: str | None, events: Sequence[str] | None, secret: str | None) -> Any:
+    fields = {"url": url, "events": None if events is None else list(events), "secret": secret}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def create_webhook(*, url: str, events: Sequence[str], secret: str | None) -> Call[m.Webhook]:
+    body = _hook_body(url, events, secret)
+    return Call("POST", f"{HOOKS}/", m.Webhook.from_json, body=body, safety=Safety.UNSENT_ONLY)
+
+
+def replace_webhook(
+    webhook_id: str, *, url: str, events: Sequence[str], secret: str | None
+) -> Call[m.Webhook]:
+    body = _hook_body(url, events, secret)
+    return Call("PUT", f"{HOOKS}/{webhook_id}/", m.Webhook.from_json, body=body)
+
+
+def update_webhook(webhook_id: str, fields: Mapping[str, Any]) -> Call[m.Webhook]:
+    return Call("PATCH", f"{HOOKS}/{webhook_id}/", m.Webhook.from_json, body=dict(fields))
+
+
+def delete_webhook(webhook_id: str) -> Call[None]:
+    return Call("DELETE", f"{HOOKS}/{webhook_id}/", lambda _: None)
+
+
+def send_test(webhook_id: str) -> Call[m.Queued]:
+    path = f"{HOOKS}/{webhook_id}/test/"
+    return Call("POST", path, m.Queued.from_json, safety=Safety.UNSENT_ONLY)
+
+
+def webhook_deliveries(
+    webhook_id: str, *, limit: int | None, cursor: str | None
+) -> Call[m.DeliveryPage]:
+    params = query(limit=limit, cursor=cursor)
+    return Call("GET", f"{HOOKS}/{webhook_id}/deliveries/", m.DeliveryPage.from_json, params)
+
+
+def redeliver(webhook_id: str, delivery_id: str) -> Call[m.Queued]:
+    path = f"{HOOKS}/{webhook_id}/deliveries/{delivery_id}/redeliver/"
+    return Call("POST", path, m.Queued.from_json, safety=Safety.UNSENT_ONLY)

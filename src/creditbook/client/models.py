@@ -352,3 +352,97 @@ class EventPage:
     def from_json(cls, body: Json) -> EventPage:
         meta = body.get("meta") or {}
         return cls([Event.from_json(e) for e in body["data"]], meta.get("next_before"))
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: str
+    url: str
+    events: list[str]
+    secret: str  # whole only in the answer that made or set it; masked otherwise
+    is_active: bool
+    created_at: datetime | None
+    updated_at: datetime | None
+    disabled_reason: str | None = None
+
+    @classmethod
+    def from_json(cls, raw: Json) -> Webhook:
+        return cls(
+            id=str(raw["id"]),
+            url=str(raw["url"]),
+            events=[str(e) for e in raw.get("events") or []],
+            secret=str(raw.get("secret") or ""),
+            is_active=bool(raw.get("is_active")),
+            created_at=moment(raw.get("created_at")),
+            updated_at=moment(raw.get("updated_at")),
+            disabled_reason=raw.get("disabled_reason"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    attempt: int
+    at: datetime | None
+    status_code: int | None
+    latency_ms: Decimal | None
+    error: str | None
+
+    @classmethod
+    def from_json(cls, raw: Json) -> DeliveryAttempt:
+        latency = raw.get("latency_ms")
+        return cls(
+            attempt=int(raw["attempt"]),
+            at=moment(raw.get("at")),
+            status_code=raw.get("status_code"),
+            latency_ms=None if latency is None else Decimal(str(latency)),
+            error=raw.get("error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    event_id: str
+    event_type: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    attempt_log: list[DeliveryAttempt]
+
+    @classmethod
+    def from_json(cls, raw: Json) -> Delivery:
+        return cls(
+            id=str(raw["id"]),
+            event_id=str(raw["event_id"]),
+            event_type=str(raw["event_type"]),
+            status=str(raw["status"]),
+            attempts=int(raw.get("attempts") or 0),
+            last_status_code=raw.get("last_status_code"),
+            attempt_log=[DeliveryAttempt.from_json(a) for a in raw.get("attempt_log") or []],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPage:
+    deliveries: list[Delivery]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, body: Json) -> DeliveryPage:
+        page = body["data"]
+        found = [Delivery.from_json(d) for d in page["deliveries"]]
+        return cls(found, page.get("next_cursor"))
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A delivery waiting to go (the answer of a test or a redelivery)."""
+
+    delivery_id: str
+    status: str
+    event: str
+
+    @classmethod
+    def from_json(cls, body: Json) -> Queued:
+        data = body["data"]
+        return cls(str(data["delivery_id"]), str(data["status"]), str(body["meta"]["event"]))

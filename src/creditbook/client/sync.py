@@ -248,3 +248,42 @@ class Client:
         self, *, limit: int | None = None, before: str | None = None, type: str | None = None
     ) -> m.EventPage:
         return self.send(calls.events(limit=limit, before=before, type_=type))
+
+    # Webhooks
+
+    def webhooks(self) -> list[m.Webhook]:
+        return self.send(calls.webhooks())
+
+    def webhook(self, *, webhook_id: str) -> m.Webhook:
+        return self.send(calls.webhook(webhook_id))
+
+    def create_webhook(
+        self, *, url: str, events: Sequence[str], secret: str | None = None
+    ) -> m.Webhook:
+        """Register an endpoint; the answer carries the whole secret, this once."""
+        return self.send(calls.create_webhook(url=url, events=events, secret=secret))
+
+    def replace_webhook(
+        self, *, webhook_id: str, url: str, events: Sequence[str], secret: str | None = None
+    ) -> m.Webhook:
+        call = calls.replace_webhook(webhook_id, url=url, events=events, secret=secret)
+        return self.send(call)
+
+    def update_webhook(self, *, webhook_id: str, **fields: Any) -> m.Webhook:
+        """Change what is given: url, events, secret, is_active."""
+        return self.send(calls.update_webhook(webhook_id, fields))
+
+    def delete_webhook(self, *, webhook_id: str) -> None:
+        self.send(calls.delete_webhook(webhook_id))
+
+    def test_webhook(self, *, webhook_id: str) -> m.Queued:
+        """Queue a `webhook.test` delivery to this endpoint."""
+        return self.send(calls.send_test(webhook_id))
+
+    def webhook_deliveries(
+        self, *, webhook_id: str, limit: int | None = None, cursor: str | None = None
+    ) -> m.DeliveryPage:
+        return self.send(calls.webhook_deliveries(webhook_id, limit=limit, cursor=cursor))
+
+    def redeliver(self, *, webhook_id: str, delivery_id: str) -> m.Queued:
+        return self.send(calls.redeliver(webhook_id, delivery_id))
