@@ -37,7 +37,11 @@ DOCS_SHOTS = ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1200, "height": 800}
 PHONE = {"width": 390, "height": 844}
 # http:// for the loopback receiver; the dispatcher looks for due deliveries every 0.2 s.
-SERVER_ENV = {"CREDITBOOK_WEBHOOK_ALLOW_HTTP": "true", "CREDITBOOK_DISPATCH_INTERVAL_S": "0.2"}
+SERVER_ENV = {
+    "CREDITBOOK_WEBHOOK_ALLOW_HTTP": "true",
+    "CREDITBOOK_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",  # the receiver is on loopback
+    "CREDITBOOK_DISPATCH_INTERVAL_S": "0.2",
+}
 
 
 def _unavailable(reason: str) -> None:
