@@ -315,9 +315,9 @@ def _describe(response: httpx.Response, kept: bytes) -> str:
     return truncate_error(f"{text}: {excerpt}" if excerpt else text)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: httpx.Response) -> int | None:
     """A `Retry-After` in seconds on 429 / 503 (an HTTP date is ignored)."""
     value = response.headers.get("retry-after", "").strip()
     if response.status_code not in (429, 503) or not value.isascii() or not value.isdigit():
         return None
-    return float(min(int(value[:9]), 7 * 86_400))
+    return min(int(value[:9]), 7 * 86_400)

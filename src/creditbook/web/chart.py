@@ -70,7 +70,7 @@ def _label(bucket: Bucket, granularity: str) -> str:
 
 def _bar(bucket: Bucket, x: float, width: float, scale: float, palette: dict[str, str]) -> Bar:
     bar = Bar("", bucket.start.isoformat(), bucket.total.spend_micros, x, width)
-    y = float(HEIGHT - BOTTOM)
+    y: float = HEIGHT - BOTTOM  # SVG pixels (never money: segments keep their micros)
     for op in sorted(bucket.breakdown):
         micros = bucket.breakdown[op].spend_micros
         if micros <= 0:
