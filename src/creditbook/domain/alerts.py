@@ -16,6 +16,7 @@ transitions together with their events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,7 @@ class Reading:
 
     alarm: bool
     clear: bool
-    facts: dict[str, Any]
+    facts: Callable[[], dict[str, Any]]  # built only for an alert that moves
 
 
 def _margin(line: int, margin_percent: int) -> int:
@@ -67,17 +68,21 @@ def read_balance(alert: Alert, account: AccountState, margin_percent: int) -> Re
     return Reading(
         alarm=balance < line,
         clear=balance >= line + _margin(line, margin_percent),
-        facts={"threshold": usd(line), "balance": usd(balance)},
+        facts=lambda: {"threshold": usd(line), "balance": usd(balance)},
     )
 
 
 def read_monthly(alert: Alert, account: AccountState, margin_percent: int) -> Reading:
     cap = account.monthly_limit_micros
     spend = account.month_spend_micros
-    facts = {"percent": alert.percent, "monthly_limit": usd(cap), "month_spend": usd(spend)}
+    percent = alert.percent
+
+    def facts() -> dict[str, Any]:
+        return {"percent": percent, "monthly_limit": usd(cap), "month_spend": usd(spend)}
+
     if cap is None or cap == 0:
         return Reading(alarm=False, clear=True, facts=facts)
-    line = cap * (alert.percent or 0) // 100
+    line = cap * (percent or 0) // 100
     return Reading(
         alarm=spend >= line, clear=spend < line - _margin(line, margin_percent), facts=facts
     )
@@ -95,11 +100,11 @@ def read_forecast(alert: Alert, balance_micros: int, spent_micros: int) -> Readi
         "days_left": None,
     }
     if spent_micros <= 0:
-        return Reading(alarm=False, clear=True, facts=facts)
+        return Reading(alarm=False, clear=True, facts=lambda: facts)
     # Zero within the horizon: balance <= burn per day * horizon, in integers.
     reach = spent_micros * horizon // window
     facts["days_left"] = round(balance_micros * window / spent_micros, 2)
-    return Reading(alarm=balance_micros <= reach, clear=balance_micros > reach, facts=facts)
+    return Reading(alarm=balance_micros <= reach, clear=balance_micros > reach, facts=lambda: facts)
 
 
 def judge(alert: Alert, reading: Reading, now_us: int) -> Event | None:
@@ -111,7 +116,7 @@ def judge(alert: Alert, reading: Reading, now_us: int) -> Event | None:
     else:
         return None
     alert.changed_at_us = now_us
-    data = {"alert_id": alert.id, "kind": alert.kind, "state": alert.state, **reading.facts}
+    data = {"alert_id": alert.id, "kind": alert.kind, "state": alert.state, **reading.facts()}
     return new_event(alert.account_id, kind, now_us, data)
 
 

@@ -220,7 +220,7 @@ def compiled_write(dialect_name: str, kind: str, size: int) -> Sql:
 @functools.lru_cache(maxsize=64)
 def compiled_read(dialect_name: str, kind: str, size: int) -> Sql:
     """A hot-path read whose `IN` list holds `size` values."""
-    sql = Sql(_READS[kind](size), positional_dialect(dialect_name))
+    sql = Sql(_READS[kind](size, dialect_name == "sqlite"), positional_dialect(dialect_name))
     sql.check(*[f"a{i}" for i in range(size)])
     assert sql.positions is None, "IN-list values must bind in order"
     return sql
@@ -240,12 +240,19 @@ class LedgerStatements:
         return compiled_write(self.dialect_name, kind, size)
 
 
-def _lock_accounts(size: int) -> Any:
-    # SQLite renders no FOR UPDATE: there BEGIN IMMEDIATE has already taken the lock.
+def _lock_accounts(size: int, *, with_alerts: bool) -> Any:
+    """The account rows, locked, with the price book's revision; on SQLite also the alerts
+    revision. SQLite renders no FOR UPDATE: there BEGIN IMMEDIATE has already taken the lock,
+    so this one statement sees every committed change. PostgreSQL takes the statement's
+    snapshot before it waits for the row locks, so it reads the alerts revision apart, after."""
     one: Any = literal_column("1")
-    revision = select(price_book_meta.c.revision).where(price_book_meta.c.id == one)
+    prices = select(price_book_meta.c.revision).where(price_book_meta.c.id == one)
+    columns = [*ACCOUNT_STATE_COLUMNS, prices.scalar_subquery().label("price_revision")]
+    if with_alerts:
+        alerts = select(revisions.c.revision).where(revisions.c.name == literal_column("'alerts'"))
+        columns.append(alerts.scalar_subquery().label("alerts_revision"))
     return (
-        select(*ACCOUNT_STATE_COLUMNS, revision.scalar_subquery().label("price_revision"))
+        select(*columns)
         .where(accounts.c.id.in_(_in_list("a", size)))
         .order_by(accounts.c.id)
         .with_for_update(of=accounts)
@@ -258,9 +265,9 @@ def _open_grants(size: int) -> Any:
     )
 
 
-_READS: dict[str, Callable[[int], Any]] = {
-    "lock_accounts": _lock_accounts,
-    "open_grants": _open_grants,
+_READS: dict[str, Callable[[int, bool], Any]] = {
+    "lock_accounts": lambda n, sqlite: _lock_accounts(n, with_alerts=sqlite),
+    "open_grants": lambda n, _sqlite: _open_grants(n),
 }
 
 
@@ -277,6 +284,7 @@ class LedgerRepository:
         self.driver = driver
         self.s = statements
         self.cursor = driver.cursor()
+        self._alerts_revision: int | None = None
 
     @property
     def dialect_name(self) -> str:
@@ -287,16 +295,23 @@ class LedgerRepository:
     def alerts_revision(self) -> int:
         """Read after the accounts are locked: a fresh statement sees every change committed
         before the lock was granted (PostgreSQL's READ COMMITTED takes a snapshot per
-        statement)."""
+        statement). On SQLite the lock query has read it already."""
+        if self._alerts_revision is not None:
+            return self._alerts_revision
         self.cursor.execute(_alerts_revision(self.s.dialect_name))
         row = self.cursor.fetchone()
-        return int(row[0]) if row else 0
+        self._alerts_revision = int(row[0]) if row and row[0] is not None else 0
+        return self._alerts_revision
 
     def lock_accounts(self, account_ids: list[str]) -> tuple[dict[str, AccountState], int]:
+        """Lock the accounts; their states and the price book's revision."""
         rows = self._select("lock_accounts", account_ids)
         states = {row[0]: AccountState(*row[:10]) for row in rows}
-        revision = rows[0][10] if rows else 0
-        return states, revision
+        if not rows:
+            return states, 0
+        if len(rows[0]) > 11:
+            self._alerts_revision = int(rows[0][11]) if rows[0][11] is not None else 0
+        return states, rows[0][10]
 
     def open_grants(self, account_ids: list[str]) -> list[Grant]:
         return [Grant(*row) for row in self._select("open_grants", account_ids)]
