@@ -166,14 +166,16 @@ class Accounts:
 
     def summary(self, *, account_id: str) -> Summary:
         now = self._store.clock.now_us()
-        with self._store.read() as uow:  # one transaction: prices, account and grants
-            book = self._store.prices.get(uow.connection)
-            repo = AccountRepository(uow.connection)
-            account = repo.get(account_id)
-            if account is None:
+        # Account, grants and price revision come from one statement, so they agree without
+        # a transaction; the alerts, read after, only report their own states.
+        with self._store.read(transaction=False) as uow:
+            standing = AccountRepository(uow.connection).standing(account_id)
+            if standing is None:
                 raise NotFound("Account not found.")
-            grants = sorted(repo.grants(account_id), key=Grant.order_key)
+            account, grants, revision = standing
+            book = self._store.prices.get(uow.connection, revision)
             found = outbox.load_alerts(outbox.CoreRunner(uow.connection), [account_id])
+        grants.sort(key=Grant.order_key)
         used = account.spent_this_month_micros(now)
         return Summary(
             account,

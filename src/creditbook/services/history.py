@@ -33,14 +33,14 @@ class History:
         """One page, newest first, and the cursor of the next page (None at the end)."""
         if wanted.created.empty or wanted.credits.empty or wanted.balance_after.empty:
             return [], None
-        with self._store.read() as uow:
+        with self._store.read(transaction=False) as uow:  # one statement
             rows = HistoryRepository(uow.connection).page(account_id, wanted, page)
         more = len(rows) > page.limit
         rows = rows[: page.limit]
         return rows, encode_cursor(rows[-1].id) if more and rows else None
 
     def get(self, *, account_id: str, transaction_id: str) -> Transaction:
-        with self._store.read() as uow:
+        with self._store.read(transaction=False) as uow:
             found = HistoryRepository(uow.connection).get(account_id, transaction_id)
         if found is None:
             raise NotFound("Transaction not found.")

@@ -103,8 +103,9 @@ class Store:
     def _price_book(self, revision: int) -> PriceBook:
         return self.prices.at_revision(self.engine, revision)
 
-    def read(self, *, snapshot: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.engine, snapshot=snapshot)
+    def read(self, *, snapshot: bool = False, transaction: bool = True) -> UnitOfWork:
+        """A read-only unit of work; `transaction=False` when each statement stands alone."""
+        return UnitOfWork(self.engine, snapshot=snapshot, transaction=transaction)
 
     def write(self) -> UnitOfWork:
         return UnitOfWork(self.engine, writer=True)

@@ -16,7 +16,9 @@ class UnitOfWork:
     Given a `connection` instead of an engine it uses that connection (the writer's own) and
     leaves it open afterwards. `writer=True` takes SQLite's write lock at BEGIN, so a read
     followed by a write cannot deadlock against another writer. `snapshot=True` makes every
-    read see the same moment, for checks that compare several figures.
+    read see the same moment, for checks that compare several figures. `transaction=False`
+    is for reads whose statements each stand alone: on PostgreSQL they run in autocommit,
+    which saves the BEGIN and ROLLBACK round trips (SQLite's are in-process and stay).
     """
 
     def __init__(
@@ -26,12 +28,16 @@ class UnitOfWork:
         connection: Connection | None = None,
         writer: bool = False,
         snapshot: bool = False,
+        transaction: bool = True,
     ) -> None:
         if (engine is None) == (connection is None):
             raise ValueError("pass either an engine or a connection")
+        if not transaction and (writer or snapshot):
+            raise ValueError("writes and snapshots need a transaction")
         self._engine = engine
         self._writer = writer
         self._snapshot = snapshot
+        self._transactional = transaction
         self._borrowed = connection
         self._transaction: RootTransaction | None = None
         self._connection: Connection | None = None
@@ -50,9 +56,12 @@ class UnitOfWork:
             self._connection = (
                 writer_connection(self._engine) if self._writer else self._engine.connect()
             )
-            if self._snapshot and self._connection.dialect.name != "sqlite":
-                # Every statement sees the same snapshot (SQLite's read transactions always do).
-                self._connection.execution_options(isolation_level="REPEATABLE READ")
+            if self._connection.dialect.name != "sqlite":
+                if self._snapshot:
+                    # Every statement sees the same snapshot (SQLite's read transactions do).
+                    self._connection.execution_options(isolation_level="REPEATABLE READ")
+                elif not self._transactional:
+                    self._connection.execution_options(isolation_level="AUTOCOMMIT")
         self._transaction = self._connection.begin()
         self.committed = False
         return self

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, and_, literal_column, or_, select, text, update
 
 from creditbook.domain.accounts import Account, ApiKey
 from creditbook.domain.grants import Grant
 from creditbook.storage.repositories.ledger import GRANT_COLUMNS
-from creditbook.storage.tables import OPEN_GRANTS, accounts, api_keys, grants
+from creditbook.storage.tables import OPEN_GRANTS, accounts, api_keys, grants, price_book_meta
 
 KEY_COLUMNS = (
     api_keys.c.id,
@@ -56,6 +56,25 @@ class AccountRepository:
             update(accounts).where(accounts.c.id == account_id).values(**values)
         )
         return result.rowcount == 1
+
+    def standing(self, account_id: str) -> tuple[Account, list[Grant], int] | None:
+        """The account, its open grants and the price book's revision, read by one statement:
+        one snapshot without a transaction, and one round trip."""
+        g = grants.c
+        is_open = or_(g.remaining_micros != 0, g.held_micros != 0, g.kind == "overdraft")
+        one: Any = literal_column("1")
+        revision = select(price_book_meta.c.revision).where(price_book_meta.c.id == one)
+        query = (
+            select(*accounts.c, revision.scalar_subquery(), *GRANT_COLUMNS)
+            .select_from(accounts.outerjoin(grants, and_(g.account_id == accounts.c.id, is_open)))
+            .where(accounts.c.id == account_id)
+        )
+        rows = self.connection.execute(query).all()
+        if not rows:
+            return None
+        width = len(accounts.c)
+        found = [Grant(*row[width + 1 :]) for row in rows if row[width + 1] is not None]
+        return Account(*rows[0][:width]), found, int(rows[0][width])
 
     def grants(self, account_id: str, *, open_only: bool = True) -> list[Grant]:
         query = select(*GRANT_COLUMNS).where(grants.c.account_id == account_id)
