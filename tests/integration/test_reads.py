@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from creditbook.bootstrap import Services
+from creditbook.domain.alerts import AlertSpec
 from creditbook.storage.repositories.accounts import AccountRepository
 from creditbook.storage.unit_of_work import UnitOfWork
 
@@ -43,8 +44,11 @@ def test_the_standing_of_an_account_without_grants_has_none_and_the_price_revisi
         standing = AccountRepository(uow.connection).standing(account.id)
         revision = uow.connection.execute(text("SELECT revision FROM price_book_meta")).scalar()
     assert standing is not None
-    found, grants, price_revision = standing
-    assert (found.id, grants, price_revision) == (account.id, [], revision)
+    assert (standing.account.id, standing.grants, standing.price_revision) == (
+        account.id,
+        [],
+        revision,
+    )
 
 
 def test_the_standing_lists_open_grants_only_and_the_summary_agrees_with_the_ledger(
@@ -57,7 +61,7 @@ def test_the_standing_lists_open_grants_only_and_the_summary_agrees_with_the_led
     with services.store.read(transaction=False) as uow:
         standing = AccountRepository(uow.connection).standing(account.id)
     assert standing is not None
-    _, grants, _ = standing
+    grants = standing.grants
     spent_id = spent.transaction.grant_id
     kept_id = kept.transaction.grant_id
     assert [g.id for g in grants] == [kept_id]
@@ -71,3 +75,17 @@ def test_the_standing_lists_open_grants_only_and_the_summary_agrees_with_the_led
 def test_the_standing_of_an_unknown_account_is_none(services: Services) -> None:
     with services.store.read(transaction=False) as uow:
         assert AccountRepository(uow.connection).standing("no-such-account") is None
+
+
+def test_the_standing_carries_the_accounts_own_alerts_only(services: Services) -> None:
+    mine = services.accounts.create(email="mine@example.com")
+    other = services.accounts.create(email="other@example.com")
+    services.alerts.add(account_id=mine.id, spec=AlertSpec("balance", threshold_micros=5_000_000))
+    services.alerts.add(account_id=other.id, spec=AlertSpec("balance", threshold_micros=7_000_000))
+    with services.store.read(transaction=False) as uow:
+        standing = AccountRepository(uow.connection).standing(mine.id)
+    assert standing is not None
+    expected = services.alerts.list(account_id=mine.id)
+    assert [a.id for a in standing.alerts] == [a.id for a in expected]
+    assert {a.account_id for a in standing.alerts} == {mine.id}
+    assert 5_000_000 in {a.threshold_micros for a in standing.alerts}

@@ -28,7 +28,6 @@ from creditbook.errors import AuthenticationFailed, InvalidInput, NotFound
 from creditbook.money import check_amount
 from creditbook.services.alerts import Alerts
 from creditbook.services.key_cache import KeyCache
-from creditbook.storage.repositories import outbox
 from creditbook.storage.repositories.accounts import AccountRepository, KeyRepository
 from creditbook.storage.store import Store
 
@@ -166,15 +165,12 @@ class Accounts:
 
     def summary(self, *, account_id: str) -> Summary:
         now = self._store.clock.now_us()
-        # Account, grants and price revision come from one statement, so they agree without
-        # a transaction; the alerts, read after, only report their own states.
         with self._store.read(transaction=False) as uow:
             standing = AccountRepository(uow.connection).standing(account_id)
             if standing is None:
                 raise NotFound("Account not found.")
-            account, grants, revision = standing
+            account, grants, revision, found = standing
             book = self._store.prices.get(uow.connection, revision)
-            found = outbox.load_alerts(outbox.CoreRunner(uow.connection), [account_id])
         grants.sort(key=Grant.order_key)
         used = account.spent_this_month_micros(now)
         return Summary(

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, literal_column, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, literal_column, select, text, update
 
 from creditbook.domain.accounts import Account, ApiKey
+from creditbook.domain.alerts import Alert
 from creditbook.domain.grants import Grant
-from creditbook.storage.repositories.ledger import GRANT_COLUMNS
-from creditbook.storage.tables import OPEN_GRANTS, accounts, api_keys, grants, price_book_meta
+from creditbook.storage.repositories.ledger import GRANT_COLUMNS, Sql, positional_dialect
+from creditbook.storage.tables import (
+    OPEN_GRANTS,
+    accounts,
+    alerts,
+    api_keys,
+    grants,
+    price_book_meta,
+)
 
 KEY_COLUMNS = (
     api_keys.c.id,
@@ -24,6 +33,33 @@ KEY_COLUMNS = (
     api_keys.c.last_used_at_us,
     api_keys.c.revoked_at_us,
 )
+
+
+class Standing(NamedTuple):
+    account: Account
+    grants: list[Grant]  # open grants, in no particular order
+    price_revision: int
+    alerts: list[Alert]
+
+
+@functools.cache
+def _standing_sql(dialect_name: str) -> Sql:
+    one: Any = literal_column("1")
+    revision = select(price_book_meta.c.revision).where(price_book_meta.c.id == one)
+    is_open = and_(grants.c.account_id == accounts.c.id, text(OPEN_GRANTS))
+    query = (
+        select(*accounts.c, revision.scalar_subquery(), *GRANT_COLUMNS)
+        .select_from(accounts.outerjoin(grants, is_open))
+        .where(accounts.c.id == bindparam("account_id"))
+    )
+    return Sql(query, positional_dialect(dialect_name)).check("account_id")
+
+
+@functools.cache
+def _alerts_sql(dialect_name: str) -> Sql:
+    mine = alerts.c.account_id == bindparam("account_id")
+    query = select(*alerts.c).where(mine).order_by(alerts.c.id)
+    return Sql(query, positional_dialect(dialect_name)).check("account_id")
 
 
 class AccountRepository:
@@ -57,24 +93,26 @@ class AccountRepository:
         )
         return result.rowcount == 1
 
-    def standing(self, account_id: str) -> tuple[Account, list[Grant], int] | None:
-        """The account, its open grants and the price book's revision, read by one statement:
-        one snapshot without a transaction, and one round trip."""
-        g = grants.c
-        is_open = or_(g.remaining_micros != 0, g.held_micros != 0, g.kind == "overdraft")
-        one: Any = literal_column("1")
-        revision = select(price_book_meta.c.revision).where(price_book_meta.c.id == one)
-        query = (
-            select(*accounts.c, revision.scalar_subquery(), *GRANT_COLUMNS)
-            .select_from(accounts.outerjoin(grants, and_(g.account_id == accounts.c.id, is_open)))
-            .where(accounts.c.id == account_id)
-        )
-        rows = self.connection.execute(query).all()
-        if not rows:
-            return None
+    def standing(self, account_id: str) -> Standing | None:
+        """The account, its open grants, the price book's revision and the alerts: what
+        /accounts/me/ shows. The first three come from one statement, so they agree without a
+        transaction. Both statements are compiled once and run on the driver's cursor: for a
+        request this small, building and caching a Core statement costs more than the query."""
+        dialect = self.connection.dialect.name
+        driver: Any = self.connection.connection.driver_connection
+        cursor = driver.cursor()
+        try:
+            cursor.execute(_standing_sql(dialect).text, (account_id,))
+            rows = cursor.fetchall()
+            if not rows:
+                return None
+            cursor.execute(_alerts_sql(dialect).text, (account_id,))
+            found = [Alert(*row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
         width = len(accounts.c)
-        found = [Grant(*row[width + 1 :]) for row in rows if row[width + 1] is not None]
-        return Account(*rows[0][:width]), found, int(rows[0][width])
+        open_grants = [Grant(*row[width + 1 :]) for row in rows if row[width + 1] is not None]
+        return Standing(Account(*rows[0][:width]), open_grants, int(rows[0][width]), found)
 
     def grants(self, account_id: str, *, open_only: bool = True) -> list[Grant]:
         query = select(*GRANT_COLUMNS).where(grants.c.account_id == account_id)
