@@ -40,7 +40,6 @@ from creditbook.domain.commands import IdempotencyRecord, UsageKey
 from creditbook.domain.fields import dump_json, load_json
 from creditbook.domain.grants import Grant
 from creditbook.domain.transactions import Transaction
-from creditbook.domain.usage import HOUR_US
 from creditbook.storage.tables import (
     OPEN_GRANTS,
     accounts,
@@ -51,7 +50,6 @@ from creditbook.storage.tables import (
     revisions,
     transactions,
     usage_buckets,
-    usage_hours,
 )
 
 ACCOUNT_STATE_COLUMNS = (
@@ -121,23 +119,89 @@ def _insert_rows(table: Any, size: int) -> tuple[Any, tuple[str, ...]]:
     return insert(table).values(rows), names
 
 
-def _upsert_usage_rows(table: Any, size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
-    """Add to usage_buckets or usage_hours (same columns, the time column named apart)."""
-    module: Any = postgresql if pg else sqlite
-    key = (USAGE_KEY[0], table.c[1].name, *USAGE_KEY[2:])
-    names = (*key, "spend_micros", "units", "charges")
-    rows: list[dict[str, Any]] = [{n: bindparam(f"{n}_{i}") for n in names} for i in range(size)]
-    statement = module.insert(table).values(rows)
-    excluded = statement.excluded
-    upsert = statement.on_conflict_do_update(
-        index_elements=list(key),
-        set_={
-            "spend_micros": table.c.spend_micros + excluded.spend_micros,
-            "units": table.c.units + excluded.units,
-            "charges": table.c.charges + excluded.charges,
-        },
+USAGE_DELTAS = ("spend_micros", "units", "charges")
+USAGE_CUMS = ("cum_spend_micros", "cum_units", "cum_charges")
+USAGE_SERIES = ("account_id", "operation", "api_key_id")
+ZERO: Any = literal_column("0")  # inline, not a parameter of the compiled row-by-row writes
+ONE: Any = literal_column("1")
+
+
+def _usage_values(names: Sequence[str], size: int, pg: bool) -> Any:
+    """`WITH v(names...) AS (VALUES ...)`: the batch's usage rows, as a table to join."""
+
+    def value(name: str, i: int) -> Any:
+        param: Any = bindparam(f"{name}_{i}")
+        # PostgreSQL types a bare VALUES list as text: say what each column is.
+        return cast(param, usage_buckets.c[name].type) if pg else param
+
+    data = values(*[column(n) for n in names], name="v").data(
+        [tuple(value(n, i) for n in names) for i in range(size)]
     )
-    return upsert, names
+    return data.cte("v")
+
+
+def _same_series(a: Any, b: Any) -> Any:
+    return and_(*[a.c[name] == b.c[name] for name in USAGE_SERIES])
+
+
+def _insert_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
+    """Buckets the batch opens, with nothing in them yet: their cum columns are those of the
+    series' latest earlier bucket (0 if none), so the series' running totals still hold and
+    `_add_usage_rows` can add the batch to old and new buckets alike."""
+    v = _usage_values(USAGE_KEY, size, pg)
+    earlier, existing, latest = (usage_buckets.alias(name) for name in ("p", "e", "m"))
+    before = (
+        select(func.max(latest.c.bucket_start_us))
+        .where(_same_series(latest, v), latest.c.bucket_start_us < v.c.bucket_start_us)
+        .correlate_except(latest)
+        .scalar_subquery()
+    )  # a max() seek on the key on both databases (no LIMIT: it would be a parameter)
+
+    def prior(name: str) -> Any:
+        found = select(earlier.c[name]).where(
+            _same_series(earlier, v), earlier.c.bucket_start_us == before
+        )
+        return func.coalesce(found.scalar_subquery(), ZERO)
+
+    opened = select(
+        *[v.c[n] for n in USAGE_KEY], ZERO, ZERO, ZERO, *[prior(n) for n in USAGE_CUMS]
+    ).where(
+        ~select(ONE)
+        .where(_same_series(existing, v), existing.c.bucket_start_us == v.c.bucket_start_us)
+        .exists()
+    )
+    module: Any = postgresql if pg else sqlite
+    statement = module.insert(usage_buckets).from_select(
+        [*USAGE_KEY, *USAGE_DELTAS, *USAGE_CUMS], opened
+    )
+    return statement.on_conflict_do_nothing(), USAGE_KEY
+
+
+def _add_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
+    """Add the batch to its buckets, and to the cum columns of its buckets and of every later
+    bucket of the same series (a write into an older bucket than the latest, when clocks
+    differ between processes): one index range per series, from its earliest bucket here."""
+    names = (*USAGE_KEY, *USAGE_DELTAS)
+    v = _usage_values(names, size, pg)
+    u = usage_buckets
+    series = [v.c[n] for n in USAGE_SERIES]
+    first = select(*series, func.min(v.c.bucket_start_us).label("lo")).group_by(*series)
+    ranges = first.subquery("s")
+
+    def delta(name: str, at: Any) -> Any:
+        added = select(func.coalesce(func.sum(v.c[name]), ZERO)).where(_same_series(v, u), at)
+        return added.scalar_subquery()
+
+    exact, up_to = (
+        v.c.bucket_start_us == u.c.bucket_start_us,
+        v.c.bucket_start_us <= u.c.bucket_start_us,
+    )
+    changes = {n: u.c[n] + delta(n, exact) for n in USAGE_DELTAS}
+    changes |= {c: u.c[c] + delta(n, up_to) for n, c in zip(USAGE_DELTAS, USAGE_CUMS, strict=True)}
+    statement = (
+        update(u).values(changes).where(_same_series(u, ranges), u.c.bucket_start_us >= ranges.c.lo)
+    )
+    return statement, names
 
 
 def _update_rows(
@@ -198,8 +262,8 @@ _WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
     "insert_transaction": lambda n, _pg: _insert_rows(transactions, n),
     "insert_entry": lambda n, _pg: _insert_rows(journal_entries, n),
     "insert_idempotency": lambda n, _pg: _insert_rows(idempotency_records, n),
-    "upsert_usage": lambda n, pg: _upsert_usage_rows(usage_buckets, n, pg),
-    "upsert_usage_hours": lambda n, pg: _upsert_usage_rows(usage_hours, n, pg),
+    "insert_usage": _insert_usage_rows,
+    "add_usage": _add_usage_rows,
     "update_account": lambda n, pg: _update_rows(accounts, ("id",), ACCOUNT_FIELDS, n, pg),
     "update_grant": lambda n, pg: _update_rows(grants, PAIR, GRANT_FIELDS, n, pg),
     "update_transaction": lambda n, pg: _update_rows(
@@ -421,9 +485,10 @@ class LedgerRepository:
         self._rows("insert_entry", list(entries))
 
     def upsert_usage(self, usage: dict[UsageKey, list[int]]) -> None:
-        """The 15-minute buckets, and the hourly rollup that long usage reports read."""
-        self._rows("upsert_usage", [(*key, *totals) for key, totals in usage.items()])
-        self._rows("upsert_usage_hours", [(*k, *v) for k, v in hourly(usage).items()])
+        """Open the batch's new 15-minute buckets, then add to them and to the running totals
+        of their series (two statements whatever the batch: see `_add_usage_rows`)."""
+        self._rows("insert_usage", list(usage))
+        self._rows("add_usage", [(*key, *totals) for key, totals in usage.items()])
 
     def insert_idempotency(self, records: Iterable[IdempotencyRecord]) -> None:
         self._rows("insert_idempotency", list(records))
@@ -441,18 +506,6 @@ class LedgerRepository:
                 params = [chunk[0][i] for i in sql.positions]
             self.cursor.execute(sql.text, params)
             done += size
-
-
-def hourly(usage: dict[UsageKey, list[int]]) -> dict[UsageKey, list[int]]:
-    """Bucket totals added up by the hour they fall in."""
-    hours: dict[UsageKey, list[int]] = {}
-    for (account_id, bucket_us, operation, key_id), (spend, units, count) in usage.items():
-        hour = (account_id, bucket_us - bucket_us % HOUR_US, operation, key_id)
-        totals = hours.setdefault(hour, [0, 0, 0])
-        totals[0] += spend
-        totals[1] += units
-        totals[2] += count
-    return hours
 
 
 def transaction_from_row(row: Any) -> Transaction:

@@ -1,60 +1,78 @@
-"""Usage summed by local day, one SELECT per segment of constant UTC offset: from the hourly
-rollup when the segment's local midnights fall on the hour, else from the 15-minute buckets."""
+"""Usage at given instants: for each (operation, API key) series of an account, the running
+totals of its latest bucket that starts before each instant (`usage_buckets`' cum columns).
+
+Two parts in one statement: the account's series, found by skipping through the primary key
+(account, operation, API key, bucket) one series at a time, and one index seek per series and
+instant: a max() seek on SQLite, a LATERAL `ORDER BY ... DESC LIMIT 1` on PostgreSQL."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
-from sqlalchemy import Connection, Select, func, literal_column, select, union_all
+from sqlalchemy import Connection, text
 
-from creditbook.clock import US_PER_DAY
-from creditbook.domain.usage import EPOCH, HOUR_US, DayRow, Segment
-from creditbook.storage.tables import usage_buckets, usage_hours
+from creditbook.domain.usage import SeriesTotals
 
-
-def _source(segment: Segment) -> tuple[Any, Any]:
-    """The table to read, and its time column."""
-    if segment.lo_us % HOUR_US == 0 and segment.hi_us % HOUR_US == 0:
-        return usage_hours, usage_hours.c.hour_start_us
-    return usage_buckets, usage_buckets.c.bucket_start_us
-
-
-def _day_expression(segment: Segment, start: Any) -> Any:
-    # Integers rendered inline (never caller text): PostgreSQL must see the same expression in
-    # SELECT and GROUP BY, which two separate bound parameters would not be.
-    if segment.offset_us is None:
-        assert segment.day is not None
-        return literal_column(str(int((segment.day - EPOCH).days)))
-    offset: Any = literal_column(str(int(segment.offset_us)))
-    return (start + offset) // literal_column(str(US_PER_DAY))
+_NEXT = """(SELECT u.{column} FROM usage_buckets u
+    WHERE u.account_id = :account_id AND (u.operation, u.api_key_id) > (s.operation, s.api_key_id)
+    ORDER BY u.operation, u.api_key_id LIMIT 1)"""
+_FIRST = """(SELECT u.{column} FROM usage_buckets u WHERE u.account_id = :account_id
+    ORDER BY u.operation, u.api_key_id LIMIT 1)"""
+# The statements are put together from constant fragments only; every value is a parameter.
+SERIES = f"""WITH RECURSIVE s(operation, api_key_id) AS (
+    SELECT {_FIRST.format(column="operation")}, {_FIRST.format(column="api_key_id")}
+    UNION ALL
+    SELECT {_NEXT.format(column="operation")}, {_NEXT.format(column="api_key_id")}
+    FROM s WHERE s.operation IS NOT NULL
+), series AS (SELECT operation, api_key_id FROM s WHERE operation IS NOT NULL {{key}})
+"""  # noqa: S608
+SAME_SERIES = """u.account_id = :account_id AND u.operation = series.operation
+    AND u.api_key_id = series.api_key_id"""
+SQLITE = f"""{SERIES}
+SELECT b.key, series.operation, series.api_key_id,
+    u.cum_spend_micros, u.cum_units, u.cum_charges
+FROM series CROSS JOIN json_each(:instants) AS b
+LEFT JOIN usage_buckets u ON {SAME_SERIES} AND u.bucket_start_us = (
+    SELECT max(m.bucket_start_us) FROM usage_buckets m
+    WHERE m.account_id = :account_id AND m.operation = series.operation
+        AND m.api_key_id = series.api_key_id AND m.bucket_start_us < b.value)
+"""  # noqa: S608
+POSTGRESQL = f"""{SERIES}
+SELECT b.i - 1, series.operation, series.api_key_id,
+    c.cum_spend_micros, c.cum_units, c.cum_charges
+FROM series CROSS JOIN unnest(CAST(:instants AS BIGINT[])) WITH ORDINALITY AS b(at_us, i)
+LEFT JOIN LATERAL (
+    SELECT u.cum_spend_micros, u.cum_units, u.cum_charges FROM usage_buckets u
+    WHERE {SAME_SERIES} AND u.bucket_start_us < b.at_us
+    ORDER BY u.bucket_start_us DESC LIMIT 1
+) AS c ON true
+"""  # noqa: S608
+KEY_FILTER = "AND api_key_id = :api_key_id"
+STATEMENTS = {
+    (dialect, keyed): text(sql.replace("{key}", KEY_FILTER if keyed else ""))
+    for dialect, sql in (("sqlite", SQLITE), ("postgresql", POSTGRESQL))
+    for keyed in (False, True)
+}
 
 
 class UsageRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def day_rows(
-        self, account_id: str, segments: list[Segment], *, api_key_id: str | None = None
-    ) -> list[DayRow]:
-        parts: list[Select[Any]] = [
-            _segment_query(account_id, segment, api_key_id) for segment in segments
-        ]
-        if not parts:
-            return []
-        statement: Any = parts[0] if len(parts) == 1 else union_all(*parts)
+    def totals_before(
+        self, account_id: str, instants: list[int], *, api_key_id: str | None = None
+    ) -> list[SeriesTotals]:
+        """(instant index, operation, key, cum spend, cum units, cum charges) for each series
+        of the account (or of one API key) and each instant; zeros before a series' first."""
+        dialect = self.connection.dialect.name
+        params: dict[str, object] = {
+            "account_id": account_id,
+            "instants": json.dumps(instants) if dialect == "sqlite" else instants,
+        }
+        if api_key_id is not None:
+            params["api_key_id"] = api_key_id
+        statement = STATEMENTS[(dialect, api_key_id is not None)]
         return [
-            (int(day), op, int(spend), int(units), int(charges))
-            for day, op, spend, units, charges in self.connection.execute(statement)
+            (int(i), op, key, int(spend or 0), int(units or 0), int(charges or 0))
+            for i, op, key, spend, units, charges in self.connection.execute(statement, params)
         ]
-
-
-def _segment_query(account_id: str, segment: Segment, api_key_id: str | None) -> Select[Any]:
-    table, start = _source(segment)
-    u = table.c
-    day = _day_expression(segment, start).label("day")
-    query = select(
-        day, u.operation, func.sum(u.spend_micros), func.sum(u.units), func.sum(u.charges)
-    ).where(u.account_id == account_id, start >= segment.lo_us, start < segment.hi_us)
-    if api_key_id is not None:
-        query = query.where(u.api_key_id == api_key_id)
-    return query.group_by(literal_column("1"), u.operation)
