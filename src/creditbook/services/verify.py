@@ -5,8 +5,8 @@ recomputation from the journal and the transactions.
 2. reserved = sum of open reservations = sum of grant holds = sum of the journal's holds
 3. no account below its overdraft limit
 4. each idempotency key charged at most once, and every key record points to its transaction
-5. usage buckets = settled charges less refunds, bucket by bucket; the hourly rollup = the
-   buckets added up by hour
+5. usage buckets = settled charges less refunds, bucket by bucket; each bucket's running totals
+   = the sums of its series' buckets up to and including it
 6. the journal's running balance and sequence numbers follow from one entry to the next;
    every transaction and every grant agrees with the entries under it
 7. lifetime and month-to-date spend = what the transactions add up to
