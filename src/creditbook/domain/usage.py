@@ -129,28 +129,25 @@ class UsageReport:
 
 
 DayRow = tuple[int, str, int, int, int]  # day number, operation, spend, units, charges
-# instant index, operation, API key, and the series' running spend, units, charges before it
-SeriesTotals = tuple[int, str, str, int, int, int]
+# operation, API key, and the series' running spend, units and charges at each instant
+SeriesTotals = tuple[str, str, list[int], list[int], list[int]]
 
 
 def period_rows(starts: list[date], totals: Iterable[SeriesTotals]) -> list[DayRow]:
     """Each series' usage in each period, C(period end) - C(period start), as a row dated
     on the period's first day; periods without usage left out."""
-    by_series: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
-    for index, operation, key, spend, units, charges in totals:
-        cums = by_series.setdefault((operation, key), [(0, 0, 0)] * (len(starts) + 1))
-        cums[index] = (spend, units, charges)
+    days = [(day - EPOCH).days for day in starts]
     rows: list[DayRow] = []
-    for (operation, _key), cums in by_series.items():
-        for day, before, after in zip(starts, cums, cums[1:], strict=False):
-            if after != before:
+    for operation, _key, spend, units, count in totals:
+        for n, day in enumerate(days):
+            if count[n + 1] != count[n] or spend[n + 1] != spend[n] or units[n + 1] != units[n]:
                 rows.append(
                     (
-                        (day - EPOCH).days,
+                        day,
                         operation,
-                        after[0] - before[0],
-                        after[1] - before[1],
-                        after[2] - before[2],
+                        spend[n + 1] - spend[n],
+                        units[n + 1] - units[n],
+                        count[n + 1] - count[n],
                     )
                 )
     return rows

@@ -173,15 +173,9 @@ def test_every_local_midnight_of_a_year_is_a_bucket_boundary() -> None:
 
 def test_period_rows_are_the_differences_of_running_totals_per_series() -> None:
     starts = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
-    totals = [  # instant index, operation, key, running spend, units, charges
-        (0, "email_find", "", 0, 0, 0),
-        (1, "email_find", "", 100, 2, 1),
-        (2, "email_find", "", 100, 2, 1),
-        (3, "email_find", "", 250, 5, 3),
-        (0, "email_find", "k1", 40, 1, 1),
-        (1, "email_find", "k1", 40, 1, 1),
-        (2, "email_find", "k1", 30, 1, 2),  # a refund: the running spend went down
-        (3, "email_find", "k1", 30, 1, 2),
+    totals = [  # operation, key, running spend, units and charges at each of the 4 instants
+        ("email_find", "", [0, 100, 100, 250], [0, 2, 2, 5], [0, 1, 1, 3]),
+        ("email_find", "k1", [40, 40, 30, 30], [1, 1, 1, 1], [1, 1, 2, 2]),  # a refund
     ]
     rows = sorted(period_rows(starts, totals))
     assert rows == sorted(
@@ -193,7 +187,7 @@ def test_period_rows_are_the_differences_of_running_totals_per_series() -> None:
     )
 
 
-def test_period_rows_of_a_series_missing_from_the_totals_are_empty() -> None:
+def test_period_rows_of_no_series_are_empty() -> None:
     assert period_rows([date(2026, 3, 1)], []) == []
 
 

@@ -13,39 +13,59 @@ from sqlalchemy import Connection, text
 
 from creditbook.domain.usage import SeriesTotals
 
-_NEXT = """(SELECT u.{column} FROM usage_buckets u
-    WHERE u.account_id = :account_id AND (u.operation, u.api_key_id) > (s.operation, s.api_key_id)
-    ORDER BY u.operation, u.api_key_id LIMIT 1)"""
-_FIRST = """(SELECT u.{column} FROM usage_buckets u WHERE u.account_id = :account_id
-    ORDER BY u.operation, u.api_key_id LIMIT 1)"""
+# The series after s: the next key of s's operation, else the first key of the next operation;
+# each a min() seek on the primary key (a row-value `>` would make SQLite walk s's buckets).
+_MIN = "(SELECT min(u.{column}) FROM usage_buckets u WHERE u.account_id = :account_id AND {where})"
+_NEXT_OP = _MIN.format(column="operation", where="u.operation > s.operation")
+_SAME_OP_KEY = _MIN.format(
+    column="api_key_id", where="u.operation = s.operation AND u.api_key_id > s.api_key_id"
+)
+_FIRST_OP = _MIN.format(column="operation", where="1 = 1")
+
+
+def _first_key(operation: str) -> str:
+    return _MIN.format(column="api_key_id", where=f"u.operation = {operation}")
+
+
 # The statements are put together from constant fragments only; every value is a parameter.
 SERIES = f"""WITH RECURSIVE s(operation, api_key_id) AS (
-    SELECT {_FIRST.format(column="operation")}, {_FIRST.format(column="api_key_id")}
+    SELECT {_FIRST_OP}, {_first_key(_FIRST_OP)}
     UNION ALL
-    SELECT {_NEXT.format(column="operation")}, {_NEXT.format(column="api_key_id")}
+    SELECT CASE WHEN {_SAME_OP_KEY} IS NULL THEN {_NEXT_OP} ELSE s.operation END,
+        coalesce({_SAME_OP_KEY}, {_first_key(_NEXT_OP)})
     FROM s WHERE s.operation IS NOT NULL
 ), series AS (SELECT operation, api_key_id FROM s WHERE operation IS NOT NULL {{key}})
 """  # noqa: S608
 SAME_SERIES = """u.account_id = :account_id AND u.operation = series.operation
     AND u.api_key_id = series.api_key_id"""
+# One row per series: its running totals at every instant, aggregated in the database so the
+# driver hands over a few arrays rather than a row per series and instant.
+# SQLite has no LATERAL, and joining usage_buckets on the key found by a max() seek makes its
+# planner build a Bloom filter by scanning the whole table. So one max() seek per series and
+# instant returns the row's running totals as "bare columns" (documented: they come from the row
+# holding the max), packed with the instant's index in a JSON array (nulls before the series'
+# first bucket).
 SQLITE = f"""{SERIES}
-SELECT b.key, series.operation, series.api_key_id,
-    u.cum_spend_micros, u.cum_units, u.cum_charges
-FROM series CROSS JOIN json_each(:instants) AS b
-LEFT JOIN usage_buckets u ON {SAME_SERIES} AND u.bucket_start_us = (
-    SELECT max(m.bucket_start_us) FROM usage_buckets m
-    WHERE m.account_id = :account_id AND m.operation = series.operation
-        AND m.api_key_id = series.api_key_id AND m.bucket_start_us < b.value)
+SELECT operation, api_key_id, json_group_array(json(packed)) FROM (
+    SELECT series.operation, series.api_key_id, (
+        SELECT json_array(b.key, max(u.bucket_start_us),
+            u.cum_spend_micros, u.cum_units, u.cum_charges)
+        FROM usage_buckets u WHERE {SAME_SERIES} AND u.bucket_start_us < b.value) AS packed
+    FROM series CROSS JOIN json_each(:instants) AS b
+) GROUP BY operation, api_key_id
 """  # noqa: S608
 POSTGRESQL = f"""{SERIES}
-SELECT b.i - 1, series.operation, series.api_key_id,
-    c.cum_spend_micros, c.cum_units, c.cum_charges
+SELECT series.operation, series.api_key_id,
+    array_agg(coalesce(c.cum_spend_micros, 0) ORDER BY b.i),
+    array_agg(coalesce(c.cum_units, 0) ORDER BY b.i),
+    array_agg(coalesce(c.cum_charges, 0) ORDER BY b.i)
 FROM series CROSS JOIN unnest(CAST(:instants AS BIGINT[])) WITH ORDINALITY AS b(at_us, i)
 LEFT JOIN LATERAL (
     SELECT u.cum_spend_micros, u.cum_units, u.cum_charges FROM usage_buckets u
     WHERE {SAME_SERIES} AND u.bucket_start_us < b.at_us
     ORDER BY u.bucket_start_us DESC LIMIT 1
 ) AS c ON true
+GROUP BY series.operation, series.api_key_id
 """  # noqa: S608
 KEY_FILTER = "AND api_key_id = :api_key_id"
 STATEMENTS = {
@@ -62,8 +82,8 @@ class UsageRepository:
     def totals_before(
         self, account_id: str, instants: list[int], *, api_key_id: str | None = None
     ) -> list[SeriesTotals]:
-        """(instant index, operation, key, cum spend, cum units, cum charges) for each series
-        of the account (or of one API key) and each instant; zeros before a series' first."""
+        """For each series of the account (or of one API key): its running spend, units and
+        charges at each instant, in order; zeros before the series' first bucket."""
         dialect = self.connection.dialect.name
         params: dict[str, object] = {
             "account_id": account_id,
@@ -71,8 +91,19 @@ class UsageRepository:
         }
         if api_key_id is not None:
             params["api_key_id"] = api_key_id
-        statement = STATEMENTS[(dialect, api_key_id is not None)]
+        rows = self.connection.execute(STATEMENTS[(dialect, api_key_id is not None)], params)
+        if dialect == "sqlite":
+            return [_unpacked(op, key, packed, len(instants)) for op, key, packed in rows]
         return [
-            (int(i), op, key, int(spend or 0), int(units or 0), int(charges or 0))
-            for i, op, key, spend, units, charges in self.connection.execute(statement, params)
+            (op, key, list(spend), list(units), list(count))
+            for op, key, spend, units, count in rows
         ]
+
+
+def _unpacked(operation: str, key: str, packed: str, size: int) -> SeriesTotals:
+    """SQLite's [[index, bucket, spend, units, charges], ...] as three lists in instant order."""
+    spend, units, count = [0] * size, [0] * size, [0] * size
+    for index, _bucket, s, u, c in json.loads(packed):
+        if _bucket is not None:
+            spend[index], units[index], count[index] = s, u, c
+    return operation, key, spend, units, count
