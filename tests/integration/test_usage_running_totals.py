@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from itertools import accumulate
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
 
 from creditbook.bootstrap import Services
-from creditbook.clock import ManualClock
+from creditbook.clock import ManualClock, from_us
 from creditbook.domain.usage import BUCKET_US
 from creditbook.storage.engine import create_engine
 from creditbook.storage.migrate import downgrade, upgrade
@@ -242,3 +243,25 @@ def test_migration_0005_fills_running_totals_from_0004_buckets_and_its_downgrade
     assert hours[1] == spent and hours[0] == len(
         {(b[0], b[1] // HOUR_US, b[3]) for b in OLD_BUCKETS}
     )
+
+
+def test_a_report_for_one_api_key_counts_that_keys_series_only(
+    services: Services, clock: ManualClock, funded: str
+) -> None:
+    spent: dict[str | None, int] = {}
+    for index, key in enumerate(["key_a", None, "key_b", "key_a", None]):
+        clock.advance(HOUR_US)
+        receipt = services.ledger.charge(
+            account_id=funded, operation="email_find", units=1 + index, api_key_id=key
+        )
+        spent[key] = spent.get(key, 0) - receipt.transaction.credits_micros
+    start = from_us(clock.now_us()).date() - timedelta(days=2)
+    end = start + timedelta(days=4)
+
+    def spend(key: str | None) -> int:
+        report = services.usage.report(account_id=funded, start=start, end=end, api_key_id=key)
+        return report.total.total.spend_micros
+
+    assert spend("key_a") == spent["key_a"]
+    assert spend("key_b") == spent["key_b"]
+    assert spend(None) == sum(spent.values())
