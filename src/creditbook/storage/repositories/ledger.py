@@ -28,6 +28,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
     values,
 )
@@ -144,62 +145,62 @@ def _same_series(a: Any, b: Any) -> Any:
     return and_(*[a.c[name] == b.c[name] for name in USAGE_SERIES])
 
 
-def _insert_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
-    """Buckets the batch opens, with nothing in them yet: their cum columns are those of the
-    series' latest earlier bucket (0 if none), so the series' running totals still hold and
-    `_add_usage_rows` can add the batch to old and new buckets alike."""
-    v = _usage_values(USAGE_KEY, size, pg)
-    earlier, existing, latest = (usage_buckets.alias(name) for name in ("p", "e", "m"))
+def _prior_cum(v: Any, name: str) -> Any:
+    """The cum column `name` of the series' latest bucket before v's (0 if none), as the
+    statement found the table: PostgreSQL reads its snapshot, and SQLite runs a SELECT that
+    reads the table it inserts into to completion before inserting."""
+    earlier, latest = usage_buckets.alias("p"), usage_buckets.alias("m")
     before = (
         select(func.max(latest.c.bucket_start_us))
         .where(_same_series(latest, v), latest.c.bucket_start_us < v.c.bucket_start_us)
         .correlate_except(latest)
         .scalar_subquery()
     )  # a max() seek on the key on both databases (no LIMIT: it would be a parameter)
-
-    def prior(name: str) -> Any:
-        found = select(earlier.c[name]).where(
-            _same_series(earlier, v), earlier.c.bucket_start_us == before
-        )
-        return func.coalesce(found.scalar_subquery(), ZERO)
-
-    opened = select(
-        *[v.c[n] for n in USAGE_KEY], ZERO, ZERO, ZERO, *[prior(n) for n in USAGE_CUMS]
-    ).where(
-        ~select(ONE)
-        .where(_same_series(existing, v), existing.c.bucket_start_us == v.c.bucket_start_us)
-        .exists()
+    found = select(earlier.c[name]).where(
+        _same_series(earlier, v), earlier.c.bucket_start_us == before
     )
-    module: Any = postgresql if pg else sqlite
-    statement = module.insert(usage_buckets).from_select(
-        [*USAGE_KEY, *USAGE_DELTAS, *USAGE_CUMS], opened
-    )
-    return statement.on_conflict_do_nothing(), USAGE_KEY
+    return func.coalesce(found.scalar_subquery(), ZERO)
 
 
-def _add_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
-    """Add the batch to its buckets, and to the cum columns of its buckets and of every later
-    bucket of the same series (a write into an older bucket than the latest, when clocks
-    differ between processes): one index range per series, from its earliest bucket here."""
+def _upsert_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
+    """Add each delta to its bucket and to the bucket's cum columns; a new bucket starts its
+    cum columns at the series' latest earlier bucket's, plus the delta. (Deltas of the same
+    batch into earlier buckets of the series are added by `_carry_usage_rows`.)"""
     names = (*USAGE_KEY, *USAGE_DELTAS)
     v = _usage_values(names, size, pg)
-    u = usage_buckets
-    series = [v.c[n] for n in USAGE_SERIES]
-    first = select(*series, func.min(v.c.bucket_start_us).label("lo")).group_by(*series)
-    ranges = first.subquery("s")
+    pairs = tuple(zip(USAGE_DELTAS, USAGE_CUMS, strict=True))
+    rows = select(*[v.c[n] for n in names], *[_prior_cum(v, c) + v.c[n] for n, c in pairs]).where(
+        true()
+    )  # SQLite needs a WHERE before ON CONFLICT to parse an INSERT ... SELECT
+    module: Any = postgresql if pg else sqlite
+    statement = module.insert(usage_buckets).from_select([*names, *USAGE_CUMS], rows)
+    excluded, u = statement.excluded, usage_buckets.c
+    added = {n: u[n] + excluded[n] for n in USAGE_DELTAS}
+    added |= {c: u[c] + excluded[n] for n, c in pairs}
+    keys = [*USAGE_SERIES, "bucket_start_us"]
+    return statement.on_conflict_do_update(index_elements=keys, set_=added), names
 
-    def delta(name: str, at: Any) -> Any:
-        added = select(func.coalesce(func.sum(v.c[name]), ZERO)).where(_same_series(v, u), at)
-        return added.scalar_subquery()
 
-    exact, up_to = (
-        v.c.bucket_start_us == u.c.bucket_start_us,
-        v.c.bucket_start_us <= u.c.bucket_start_us,
-    )
-    changes = {n: u.c[n] + delta(n, exact) for n in USAGE_DELTAS}
-    changes |= {c: u.c[c] + delta(n, up_to) for n, c in zip(USAGE_DELTAS, USAGE_CUMS, strict=True)}
+def _carry_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
+    """Add the batch's deltas to the cum columns of every later bucket of their series: none
+    when the write went to the series' latest bucket (one seek finds nothing), some when it
+    went to an older one (a refund of an old charge, a process whose clock is behind).
+
+    A bucket later than several of the batch's rows joins each of them, and both databases
+    then update it once; its SET sums every earlier delta of the batch, whichever row joined."""
+    names = (*USAGE_KEY, *USAGE_DELTAS)
+    v = _usage_values(names, size, pg)
+    joined, u = v.alias("w"), usage_buckets
+
+    def carried(name: str) -> Any:
+        earlier = and_(_same_series(v, u), v.c.bucket_start_us < u.c.bucket_start_us)
+        return select(func.coalesce(func.sum(v.c[name]), ZERO)).where(earlier).scalar_subquery()
+
+    changes = {c: u.c[c] + carried(n) for n, c in zip(USAGE_DELTAS, USAGE_CUMS, strict=True)}
     statement = (
-        update(u).values(changes).where(_same_series(u, ranges), u.c.bucket_start_us >= ranges.c.lo)
+        update(u)
+        .values(changes)
+        .where(_same_series(u, joined), u.c.bucket_start_us > joined.c.bucket_start_us)
     )
     return statement, names
 
@@ -262,8 +263,8 @@ _WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
     "insert_transaction": lambda n, _pg: _insert_rows(transactions, n),
     "insert_entry": lambda n, _pg: _insert_rows(journal_entries, n),
     "insert_idempotency": lambda n, _pg: _insert_rows(idempotency_records, n),
-    "insert_usage": _insert_usage_rows,
-    "add_usage": _add_usage_rows,
+    "upsert_usage": _upsert_usage_rows,
+    "carry_usage": _carry_usage_rows,
     "update_account": lambda n, pg: _update_rows(accounts, ("id",), ACCOUNT_FIELDS, n, pg),
     "update_grant": lambda n, pg: _update_rows(grants, PAIR, GRANT_FIELDS, n, pg),
     "update_transaction": lambda n, pg: _update_rows(
@@ -485,10 +486,11 @@ class LedgerRepository:
         self._rows("insert_entry", list(entries))
 
     def upsert_usage(self, usage: dict[UsageKey, list[int]]) -> None:
-        """Open the batch's new 15-minute buckets, then add to them and to the running totals
-        of their series (two statements whatever the batch: see `_add_usage_rows`)."""
-        self._rows("insert_usage", list(usage))
-        self._rows("add_usage", [(*key, *totals) for key, totals in usage.items()])
+        """Add to the 15-minute buckets and their running totals, then carry the deltas to
+        the running totals of later buckets of the same series: two statements per batch."""
+        rows = [(*key, *totals) for key, totals in usage.items()]
+        self._rows("upsert_usage", rows)
+        self._rows("carry_usage", rows)
 
     def insert_idempotency(self, records: Iterable[IdempotencyRecord]) -> None:
         self._rows("insert_idempotency", list(records))
