@@ -13,6 +13,8 @@ from sqlalchemy import Connection, text
 
 from creditbook.domain.usage import SeriesTotals
 
+TIME_MAX_US = 2**62  # an instant after every bucket ("until now and beyond")
+
 # The series after s: the next key of s's operation, else the first key of the next operation;
 # each a min() seek on the primary key (a row-value `>` would make SQLite walk s's buckets).
 _MIN = "(SELECT min(u.{column}) FROM usage_buckets u WHERE u.account_id = :account_id AND {where})"
@@ -98,6 +100,20 @@ class UsageRepository:
             (op, key, list(spend), list(units), list(count))
             for op, key, spend, units, count in rows
         ]
+
+    def totals_between(
+        self, account_id: str, start_us: int, end_us: int
+    ) -> list[tuple[str, str, int, int, int]]:
+        """(operation, key, spend, units, charges) of the buckets starting in [start, end), per
+        series with any: the running totals before `end` less those before `start`."""
+        found = []
+        for operation, key, spend, units, count in self.totals_before(
+            account_id, [start_us, end_us]
+        ):
+            figures = (spend[1] - spend[0], units[1] - units[0], count[1] - count[0])
+            if figures != (0, 0, 0):
+                found.append((operation, key, *figures))
+        return found
 
 
 def _unpacked(operation: str, key: str, packed: str, size: int) -> SeriesTotals:
