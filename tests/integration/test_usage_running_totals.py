@@ -113,6 +113,15 @@ def test_running_totals_hold_after_one_batch_across_buckets_older_and_newer_than
             (funded, base + 3 * BUCKET_US, "phone_find", "key_1"): [5, 1, 1],
         },
         {(funded, base + 2 * BUCKET_US, "email_find", ""): [1, 1, 1]},
+        {  # three rows of one series: statements of 2 and 1 rows (powers of two)
+            (funded, base + 20 * BUCKET_US, "email_find", ""): [2, 1, 1],
+            (funded, base + 21 * BUCKET_US, "email_find", ""): [3, 1, 1],
+            (funded, base + 22 * BUCKET_US, "email_find", ""): [5, 1, 1],
+        },
+        {  # more rows than one statement carries, older buckets last
+            (funded, base + n * BUCKET_US, "email_find", ""): [n, 1, 1]
+            for n in [*range(30, 330), *range(25, 30)]
+        },
     ]
     for batch in batches:
         write_usage(engine, batch)

@@ -487,10 +487,13 @@ class LedgerRepository:
 
     def upsert_usage(self, usage: dict[UsageKey, list[int]]) -> None:
         """Add to the 15-minute buckets and their running totals, then carry the deltas to
-        the running totals of later buckets of the same series: two statements per batch."""
+        the running totals of later buckets of the same series. Each statement of rows is
+        carried before the next is written: a new bucket starts from the running totals as
+        they stand, which must already hold every delta written before it."""
         rows = [(*key, *totals) for key, totals in usage.items()]
-        self._rows("upsert_usage", rows)
-        self._rows("carry_usage", rows)
+        for piece in _pieces(rows):
+            self._rows("upsert_usage", piece)
+            self._rows("carry_usage", piece)
 
     def insert_idempotency(self, records: Iterable[IdempotencyRecord]) -> None:
         self._rows("insert_idempotency", list(records))
@@ -508,6 +511,16 @@ class LedgerRepository:
                 params = [chunk[0][i] for i in sql.positions]
             self.cursor.execute(sql.text, params)
             done += size
+
+
+def _pieces(rows: Sequence[Sequence[Any]]) -> list[Sequence[Sequence[Any]]]:
+    """The rows cut as `_rows` cuts them (powers of two, at most ROWS_PER_STATEMENT_MAX)."""
+    pieces, done = [], 0
+    while done < len(rows):
+        size = min(1 << ((len(rows) - done).bit_length() - 1), ROWS_PER_STATEMENT_MAX)
+        pieces.append(rows[done : done + size])
+        done += size
+    return pieces
 
 
 def transaction_from_row(row: Any) -> Transaction:

@@ -119,7 +119,7 @@ class UsageRepository:
 def _unpacked(operation: str, key: str, packed: str, size: int) -> SeriesTotals:
     """SQLite's [[index, bucket, spend, units, charges], ...] as three lists in instant order."""
     spend, units, count = [0] * size, [0] * size, [0] * size
-    for index, _bucket, s, u, c in json.loads(packed):
-        if _bucket is not None:
+    for index, bucket, s, u, c in json.loads(packed):
+        if bucket is not None:
             spend[index], units[index], count[index] = s, u, c
     return operation, key, spend, units, count
