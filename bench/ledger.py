@@ -9,7 +9,8 @@ For each database, in one run:
      UPDATE accounts SET balance_micros = balance_micros - ? WHERE id = ?
      INSERT INTO journal_entries ...  (one row: next seq, a fixed grant and transaction row of
                                        the account created at setup, so the foreign keys hold)
-     INSERT INTO usage_buckets ... ON CONFLICT DO UPDATE  (the account's 15-minute bucket)
+     INSERT INTO usage_buckets ... ON CONFLICT DO UPDATE  (the account's 15-minute bucket and
+                                                           its running totals)
    (a) one commit per charge, (b) 100 charges per commit (--raw-txn-size). It keeps no
    invariant beyond that (no transaction row per charge, grants untouched), so it runs on a
    database of its own.
@@ -267,13 +268,20 @@ RAW_JOURNAL = (
     " amount_micros, hold_micros, balance_after_micros, reserved_after_micros, at_us)"
     " VALUES (?, ?, ?, ?, 'charge', ?, 0, ?, 0, ?)"
 )
+# The bucket and its series' running totals: an existing bucket adds to both, a new one starts
+# its totals at its own figures. That is the cost of the write, not the ledger's exact values (a
+# new bucket's totals would carry the previous bucket's): the baseline keeps no invariant.
 RAW_USAGE = (
     "INSERT INTO usage_buckets (account_id, bucket_start_us, operation, api_key_id,"
-    " spend_micros, units, charges) VALUES (?, ?, ?, '', ?, 1, 1)"
-    " ON CONFLICT (account_id, bucket_start_us, operation, api_key_id) DO UPDATE SET"
+    " spend_micros, units, charges, cum_spend_micros, cum_units, cum_charges)"
+    " VALUES (?, ?, ?, '', ?, 1, 1, ?, 1, 1)"
+    " ON CONFLICT (account_id, operation, api_key_id, bucket_start_us) DO UPDATE SET"
     " spend_micros = usage_buckets.spend_micros + excluded.spend_micros,"
     " units = usage_buckets.units + excluded.units,"
-    " charges = usage_buckets.charges + excluded.charges"
+    " charges = usage_buckets.charges + excluded.charges,"
+    " cum_spend_micros = usage_buckets.cum_spend_micros + excluded.spend_micros,"
+    " cum_units = usage_buckets.cum_units + excluded.units,"
+    " cum_charges = usage_buckets.cum_charges + excluded.charges"
 )
 RAW_ACCOUNT = (
     "INSERT INTO accounts (id, email, name, plan, timezone, status, monthly_limit_micros,"
@@ -360,7 +368,10 @@ class RawLedger:
         cur.execute(sql["u"], (UNIT_PRICE_MICROS, a.id))
         journal = (a.id, a.seq, a.txn_id, a.grant_id, -UNIT_PRICE_MICROS, a.balance, now)
         cur.execute(sql["j"], journal)
-        cur.execute(sql["b"], (a.id, bucket_start_us(now), OPERATION, UNIT_PRICE_MICROS))
+        cur.execute(
+            sql["b"],
+            (a.id, bucket_start_us(now), OPERATION, UNIT_PRICE_MICROS, UNIT_PRICE_MICROS),
+        )
         self._pending += 1
 
     def one_per_commit(self, i: int) -> int:

@@ -97,7 +97,10 @@ GRANT_COLUMNS = (
     "account_id, id, kind, priority, effective_at_us, expires_at_us, created_at_us,"
     " amount_micros, remaining_micros, held_micros"
 )
-USAGE_COLUMNS = "account_id, bucket_start_us, operation, api_key_id, spend_micros, units, charges"
+USAGE_COLUMNS = (
+    "account_id, bucket_start_us, operation, api_key_id, spend_micros, units, charges,"
+    " cum_spend_micros, cum_units, cum_charges"
+)
 ACCOUNT_UPDATE = (
     "UPDATE accounts SET balance_micros = ?, lifetime_spend_micros = ?, month_start_us = ?,"
     " month_spend_micros = ?, entry_seq = ?, updated_at_us = ? WHERE id = ?"
@@ -212,10 +215,21 @@ def charges(
 
 
 def usage_rows(led: AccountLedger) -> list[tuple[Any, ...]]:
-    return [
-        (led.account_id, bucket, op, "", spend, units, count)
-        for (bucket, op), (spend, units, count) in sorted(led.usage.items())
-    ]
+    """The buckets with their series' running totals (one series per operation, no API key),
+    in key order: account, operation, key, bucket."""
+    rows: list[tuple[Any, ...]] = []
+    running: dict[str, tuple[int, int, int]] = {}
+    for (bucket, op), (spend, units, count) in sorted(led.usage.items(), key=_series_order):
+        cum_spend, cum_units, cum_count = running.get(op, (0, 0, 0))
+        cums = (cum_spend + spend, cum_units + units, cum_count + count)
+        running[op] = cums
+        rows.append((led.account_id, bucket, op, "", spend, units, count, *cums))
+    return rows
+
+
+def _series_order(item: tuple[tuple[int, str], list[int]]) -> tuple[str, int]:
+    (bucket, op), _totals = item
+    return op, bucket
 
 
 def account_values(led: AccountLedger, month_us: int) -> tuple[Any, ...]:

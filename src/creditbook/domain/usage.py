@@ -4,10 +4,10 @@ Settled spend is kept in 15-minute UTC buckets. Every UTC offset in use today is
 15 minutes (Asia/Kathmandu is +05:45, India +05:30), so every local midnight falls on a bucket
 boundary and day / week / month totals are exact in every zone, DST days included.
 
-To sum buckets by local day without reading each bucket, the range is cut into segments: runs
-of ordinary 24-hour days sharing one UTC offset, where the local day number is
-`(bucket_start + offset) // day`, and the odd days around a DST change (23 or 25 hours), summed
-as one range each.
+Each bucket also carries the running totals of its series (account, operation, API key), so
+the usage of [a, b) is C(b) - C(a), where C(t) is the running total of the series' latest
+bucket starting before t. A report of N periods needs the N + 1 instants at which its periods
+begin and end (`instants`), and C at each of them (`period_rows`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from creditbook import limits
-from creditbook.clock import US_PER_DAY, US_PER_S, to_us
+from creditbook.clock import US_PER_S, to_us
 from creditbook.errors import InvalidInput
 
 BUCKET_US = 15 * 60 * US_PER_S
-HOUR_US = 4 * BUCKET_US  # the rollup's grain (usage_hours)
 EPOCH = date(1970, 1, 1)
 FIRST_DAY = date(1970, 1, 2)  # no zone's local midnight falls before the epoch from here on
 
@@ -59,22 +58,6 @@ def local_midnight_us(day: date, zone: ZoneInfo) -> int:
     return to_us(datetime.combine(day, time(0), tzinfo=zone))
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """Buckets in [lo_us, hi_us): either a run of days at one offset, or one odd day."""
-
-    lo_us: int
-    hi_us: int
-    offset_us: int | None  # the run's UTC offset; None for a single odd day
-    day: date | None  # the odd day, when offset_us is None
-
-    def day_number(self, bucket_us: int) -> int:
-        if self.offset_us is None:
-            assert self.day is not None
-            return (self.day - EPOCH).days
-        return (bucket_us + self.offset_us) // US_PER_DAY
-
-
 LAST_DAY = date(2999, 12, 31)  # a ledger has no business with dates past this
 
 
@@ -93,29 +76,17 @@ def check_range(start: date, end: date) -> None:
         raise InvalidInput("end_date", f"At most {limits.usage_range_days_max} days per query.")
 
 
-def plan_segments(start: date, end: date, zone: ZoneInfo) -> list[Segment]:
-    """Cover the local days [start, end) of `zone` with as few segments as possible."""
-    check_range(start, end)
-    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
-    bounds = [local_midnight_us(day, zone) for day in days]
-    for day, bound in zip(days, bounds, strict=True):
-        if bound % BUCKET_US:
+def instants(starts: list[date], end: date, zone: ZoneInfo) -> list[int]:
+    """The UTC instants at which the local dates `starts` and `end` begin in `zone`."""
+    found = []
+    for day in [*starts, end]:
+        at_us = local_midnight_us(day, zone)
+        if at_us % BUCKET_US:
             raise InvalidInput(
                 "timezone", f"{zone.key} on {day.isoformat()} is not on a 15-minute offset."
             )
-    segments: list[Segment] = []
-    for index, day in enumerate(days[:-1]):
-        lo, hi = bounds[index], bounds[index + 1]
-        offset = (day - EPOCH).days * US_PER_DAY - lo
-        regular = hi - lo == US_PER_DAY
-        last = segments[-1] if segments else None
-        if regular and last is not None and last.offset_us == offset and last.hi_us == lo:
-            segments[-1] = Segment(last.lo_us, hi, offset, None)
-        elif regular:
-            segments.append(Segment(lo, hi, offset, None))
-        else:
-            segments.append(Segment(lo, hi, None, day))
-    return segments
+        found.append(at_us)
+    return found
 
 
 @dataclass(slots=True)
@@ -158,6 +129,28 @@ class UsageReport:
 
 
 DayRow = tuple[int, str, int, int, int]  # day number, operation, spend, units, charges
+# operation, API key, and the series' running spend, units and charges at each instant
+SeriesTotals = tuple[str, str, list[int], list[int], list[int]]
+
+
+def period_rows(starts: list[date], totals: Iterable[SeriesTotals]) -> list[DayRow]:
+    """Each series' usage in each period, C(period end) - C(period start), as a row dated
+    on the period's first day; periods without usage left out."""
+    days = [(day - EPOCH).days for day in starts]
+    rows: list[DayRow] = []
+    for operation, _key, spend, units, count in totals:
+        for n, day in enumerate(days):
+            if count[n + 1] != count[n] or spend[n + 1] != spend[n] or units[n + 1] != units[n]:
+                rows.append(
+                    (
+                        day,
+                        operation,
+                        spend[n + 1] - spend[n],
+                        units[n + 1] - units[n],
+                        count[n + 1] - count[n],
+                    )
+                )
+    return rows
 
 
 def period_starts(start: date, end: date, period: Period) -> list[date]:

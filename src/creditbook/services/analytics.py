@@ -20,8 +20,9 @@ from creditbook.domain.accounts import ApiKey
 from creditbook.domain.usage import BUCKET_US, Figures
 from creditbook.services.accounts import hash_key
 from creditbook.storage.repositories.accounts import KeyRepository
+from creditbook.storage.repositories.usage import UsageRepository
 from creditbook.storage.store import Store
-from creditbook.storage.tables import api_keys, request_counts, usage_buckets
+from creditbook.storage.tables import api_keys, request_counts
 
 CountKey = tuple[str, int, str, str, str]  # account, bucket, key id, endpoint, status class
 
@@ -147,23 +148,9 @@ class RequestLog:
         end_us: int,
         traffic: dict[str, KeyTraffic],
     ) -> None:
-        u = usage_buckets.c
-        query = (
-            select(
-                u.api_key_id,
-                u.operation,
-                func.sum(u.spend_micros),
-                func.sum(u.units),
-                func.sum(u.charges),
-            )
-            .where(
-                u.account_id == account_id,
-                u.bucket_start_us >= start_us - start_us % BUCKET_US,
-                u.bucket_start_us < end_us,
-            )
-            .group_by(u.api_key_id, u.operation)
-        )
-        for key_id, operation, spend, units, charges in connection.execute(query):
+        start = start_us - start_us % BUCKET_US
+        spent = UsageRepository(connection).totals_between(account_id, start, end_us)
+        for operation, key_id, spend, units, charges in spent:
             item = traffic.get(key_id)
             if item is not None:
                 item.spend.add(int(spend), int(units), int(charges))

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from creditbook.domain.usage import UsageReport, fold, parse_period, parse_zone, plan_segments
+from creditbook.domain.usage import (
+    UsageReport,
+    check_range,
+    fold,
+    instants,
+    parse_period,
+    parse_zone,
+    period_rows,
+    period_starts,
+)
 from creditbook.storage.repositories.usage import UsageRepository
 from creditbook.storage.store import Store
 
@@ -26,9 +35,11 @@ class Usage:
         """Totals for the local dates [start, end) in `timezone`, and one bucket per period."""
         zone = parse_zone(timezone)
         chosen = parse_period(period)
-        segments = plan_segments(start, end, zone)
+        check_range(start, end)
+        starts = period_starts(start, end, chosen)
+        at_us = instants(starts, end, zone)
         with self._store.read() as uow:
-            rows = UsageRepository(uow.connection).day_rows(
-                account_id, segments, api_key_id=api_key_id
+            totals = UsageRepository(uow.connection).totals_before(
+                account_id, at_us, api_key_id=api_key_id
             )
-        return fold(rows, start=start, end=end, zone=zone, period=chosen)
+        return fold(period_rows(starts, totals), start=start, end=end, zone=zone, period=chosen)

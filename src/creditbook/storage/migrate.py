@@ -39,6 +39,15 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     return current_revision(engine) or "base"
 
 
+def downgrade(engine: Engine, revision: str) -> str:
+    """Take the schema back to `revision`; returns the revision it is at afterwards."""
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+    return current_revision(engine) or "base"
+
+
 def require_current(engine: Engine, *, shown_url: str) -> None:
     """Refuse to go on unless the schema is exactly at the revision this code was built for."""
     current = current_revision(engine)

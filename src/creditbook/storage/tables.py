@@ -195,31 +195,22 @@ journal_entries = Table(
     sqlite_with_rowid=False,
 )
 
+# Settled usage by 15-minute UTC bucket, one series per (account, operation, API key), with
+# the series' running totals up to and including each bucket (migration 0005): the usage of
+# [a, b) is the cum of the last bucket before b less the cum of the last bucket before a.
 usage_buckets = Table(
     "usage_buckets",
     metadata,
     Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
-    Column("bucket_start_us", TIME, primary_key=True),
     Column("operation", String(64), primary_key=True),
     Column("api_key_id", String(ID), primary_key=True),  # '' when no key was involved
+    Column("bucket_start_us", TIME, primary_key=True),
     Column("spend_micros", MONEY, nullable=False),
     Column("units", BigInteger, nullable=False),
     Column("charges", BigInteger, nullable=False),
-    sqlite_with_rowid=False,
-)
-
-# The buckets added up by UTC hour (migration 0004), written with them: a year's usage report
-# in a zone whose local midnights fall on the hour reads a quarter of the rows.
-usage_hours = Table(
-    "usage_hours",
-    metadata,
-    Column("account_id", String(ID), ForeignKey("accounts.id"), primary_key=True),
-    Column("hour_start_us", TIME, primary_key=True),
-    Column("operation", String(64), primary_key=True),
-    Column("api_key_id", String(ID), primary_key=True),
-    Column("spend_micros", MONEY, nullable=False),
-    Column("units", BigInteger, nullable=False),
-    Column("charges", BigInteger, nullable=False),
+    Column("cum_spend_micros", MONEY, nullable=False),
+    Column("cum_units", BigInteger, nullable=False),
+    Column("cum_charges", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
 

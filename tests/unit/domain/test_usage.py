@@ -15,17 +15,17 @@ from creditbook.domain.usage import (
     EPOCH,
     FIRST_DAY,
     Period,
-    Segment,
     bucket_start_us,
     check_range,
     fold,
+    instants,
     local_midnight_us,
     month_range,
     parse_period,
     parse_zone,
+    period_rows,
     period_starts,
 )
-from creditbook.domain.usage import plan_segments as plan
 from creditbook.errors import InvalidInput
 
 HOUR_US = 3_600 * 1_000_000
@@ -42,13 +42,6 @@ def utc(*args: int) -> int:
 
 def day_number(day: date) -> int:
     return (day - EPOCH).days
-
-
-def assert_contiguous(segments: list[Segment], start: date, end: date, zone: ZoneInfo) -> None:
-    assert segments[0].lo_us == local_midnight_us(start, zone)
-    assert segments[-1].hi_us == local_midnight_us(end, zone)
-    for left, right in pairwise(segments):
-        assert left.hi_us == right.lo_us
 
 
 # Buckets
@@ -88,107 +81,119 @@ def test_local_midnight_is_the_utc_instant_the_local_day_begins(
     assert local_midnight_us(day, ZoneInfo(zone)) == utc(*midnight)
 
 
-# Segments
+# Instants: where each period begins and the report ends
 
 
-def test_utc_days_make_one_segment_with_no_offset() -> None:
-    segments = plan(date(2026, 3, 1), date(2026, 4, 1), UTC_ZONE)
-    assert segments == [Segment(utc(2026, 3, 1), utc(2026, 4, 1), 0, None)]
-    assert segments[0].day_number(utc(2026, 3, 31, 23, 45)) == day_number(date(2026, 3, 31))
+def daily(start: date, end: date, zone: ZoneInfo) -> list[int]:
+    return instants(period_starts(start, end, Period.DAY), end, zone)
 
 
-def test_new_york_spring_forward_day_is_a_single_23_hour_segment() -> None:
+def test_utc_days_begin_every_24_hours_at_utc_midnight() -> None:
+    found = daily(date(2026, 3, 1), date(2026, 4, 1), UTC_ZONE)
+    assert len(found) == 32
+    assert found[0] == utc(2026, 3, 1) and found[-1] == utc(2026, 4, 1)
+    assert {b - a for a, b in pairwise(found)} == {24 * HOUR_US}
+
+
+def test_new_york_spring_forward_day_lasts_23_hours() -> None:
     # DST begins on Sunday 2026-03-08 at 02:00 EST (07:00 UTC).
-    start, end = date(2026, 3, 1), date(2026, 3, 15)
-    segments = plan(start, end, NEW_YORK)
-
-    assert segments == [
-        Segment(utc(2026, 3, 1, 5), utc(2026, 3, 8, 5), -5 * HOUR_US, None),
-        Segment(utc(2026, 3, 8, 5), utc(2026, 3, 9, 4), None, date(2026, 3, 8)),
-        Segment(utc(2026, 3, 9, 4), utc(2026, 3, 15, 4), -4 * HOUR_US, None),
+    found = daily(date(2026, 3, 7), date(2026, 3, 10), NEW_YORK)
+    assert found == [
+        utc(2026, 3, 7, 5),
+        utc(2026, 3, 8, 5),
+        utc(2026, 3, 9, 4),
+        utc(2026, 3, 10, 4),
     ]
-    assert segments[1].hi_us - segments[1].lo_us == 23 * HOUR_US
-    assert_contiguous(segments, start, end, NEW_YORK)
+    assert [b - a for a, b in pairwise(found)] == [24 * HOUR_US, 23 * HOUR_US, 24 * HOUR_US]
 
 
-def test_new_york_fall_back_day_is_a_single_25_hour_segment() -> None:
+def test_new_york_fall_back_day_lasts_25_hours() -> None:
     # DST ends on Sunday 2026-11-01 at 02:00 EDT (06:00 UTC).
-    start, end = date(2026, 10, 25), date(2026, 11, 8)
-    segments = plan(start, end, NEW_YORK)
-
-    assert segments == [
-        Segment(utc(2026, 10, 25, 4), utc(2026, 11, 1, 4), -4 * HOUR_US, None),
-        Segment(utc(2026, 11, 1, 4), utc(2026, 11, 2, 5), None, date(2026, 11, 1)),
-        Segment(utc(2026, 11, 2, 5), utc(2026, 11, 8, 5), -5 * HOUR_US, None),
+    found = daily(date(2026, 10, 31), date(2026, 11, 3), NEW_YORK)
+    assert found == [
+        utc(2026, 10, 31, 4),
+        utc(2026, 11, 1, 4),
+        utc(2026, 11, 2, 5),
+        utc(2026, 11, 3, 5),
     ]
-    assert segments[1].hi_us - segments[1].lo_us == 25 * HOUR_US
-    assert_contiguous(segments, start, end, NEW_YORK)
+    assert [b - a for a, b in pairwise(found)] == [24 * HOUR_US, 25 * HOUR_US, 24 * HOUR_US]
 
 
-def test_a_new_york_year_has_exactly_two_odd_days() -> None:
-    segments = plan(date(2026, 1, 1), date(2027, 1, 1), NEW_YORK)
-    assert [s.day for s in segments if s.offset_us is None] == [
-        date(2026, 3, 8),
-        date(2026, 11, 1),
+def test_a_new_york_year_has_exactly_two_days_that_are_not_24_hours() -> None:
+    start = date(2026, 1, 1)
+    found = daily(start, date(2027, 1, 1), NEW_YORK)
+    odd = [
+        start + timedelta(days=n)
+        for n, (a, b) in enumerate(pairwise(found))
+        if b - a != 24 * HOUR_US
     ]
-    assert len(segments) == 5
+    assert odd == [date(2026, 3, 8), date(2026, 11, 1)]
 
 
-def test_buckets_map_to_their_new_york_local_day_on_both_sides_of_the_change() -> None:
-    before, odd, after = plan(date(2026, 3, 7), date(2026, 3, 10), NEW_YORK)
-    # 23:45 EST on Saturday 7 March is 04:45 UTC on the 8th.
-    assert before.day_number(utc(2026, 3, 8, 4, 45)) == day_number(date(2026, 3, 7))
-    assert odd.day_number(utc(2026, 3, 8, 5)) == day_number(date(2026, 3, 8))
-    assert odd.day_number(utc(2026, 3, 9, 3, 45)) == day_number(date(2026, 3, 8))
-    # 00:00 EDT on Monday 9 March is 04:00 UTC.
-    assert after.day_number(utc(2026, 3, 9, 4)) == day_number(date(2026, 3, 9))
+def test_kolkata_and_kathmandu_days_begin_at_their_half_and_quarter_hour_offsets() -> None:
+    assert daily(date(2026, 3, 6), date(2026, 3, 7), KOLKATA) == [
+        utc(2026, 3, 5, 18, 30),
+        utc(2026, 3, 6, 18, 30),
+    ]
+    assert daily(date(2026, 3, 5), date(2026, 3, 6), KATHMANDU) == [
+        utc(2026, 3, 4, 18, 15),
+        utc(2026, 3, 5, 18, 15),
+    ]
 
 
-def test_kolkata_has_no_dst_and_a_half_hour_offset() -> None:
-    start, end = date(2026, 1, 1), date(2026, 12, 31)
-    segments = plan(start, end, KOLKATA)
-    offset = 5 * HOUR_US + 30 * MINUTE_US
-    assert segments == [Segment(utc(2025, 12, 31, 18, 30), utc(2026, 12, 30, 18, 30), offset, None)]
-    # 18:30 UTC on 5 March is 00:00 on 6 March in Kolkata; 18:15 UTC is still the 5th.
-    assert segments[0].day_number(utc(2026, 3, 5, 18, 30)) == day_number(date(2026, 3, 6))
-    assert segments[0].day_number(utc(2026, 3, 5, 18, 15)) == day_number(date(2026, 3, 5))
-
-
-def test_kathmandu_runs_on_a_quarter_hour_offset() -> None:
-    segments = plan(date(2026, 3, 1), date(2026, 3, 8), KATHMANDU)
-    offset = 5 * HOUR_US + 45 * MINUTE_US
-    assert segments == [Segment(utc(2026, 2, 28, 18, 15), utc(2026, 3, 7, 18, 15), offset, None)]
-    assert segments[0].day_number(utc(2026, 3, 4, 18, 15)) == day_number(date(2026, 3, 5))
-    assert segments[0].day_number(utc(2026, 3, 4, 18)) == day_number(date(2026, 3, 4))
-
-
-def test_kathmandus_move_from_0530_to_0545_makes_a_short_odd_day() -> None:
+def test_kathmandus_move_from_0530_to_0545_makes_a_short_day() -> None:
     # On 1986-01-01 Nepal moved from UTC+5:30 to UTC+5:45: that day lasted 23 h 45 min.
-    start, end = date(1985, 12, 30), date(1986, 1, 4)
-    segments = plan(start, end, KATHMANDU)
-    assert [s.day for s in segments] == [None, date(1986, 1, 1), None]
-    assert segments[0].offset_us == 5 * HOUR_US + 30 * MINUTE_US
-    assert segments[2].offset_us == 5 * HOUR_US + 45 * MINUTE_US
-    assert segments[1].hi_us - segments[1].lo_us == 23 * HOUR_US + 45 * MINUTE_US
-    assert_contiguous(segments, start, end, KATHMANDU)
+    found = daily(date(1985, 12, 31), date(1986, 1, 3), KATHMANDU)
+    lengths = [b - a for a, b in pairwise(found)]
+    assert lengths == [24 * HOUR_US, 23 * HOUR_US + 45 * MINUTE_US, 24 * HOUR_US]
+
+
+def test_weekly_instants_are_the_local_midnights_of_each_monday_and_the_end() -> None:
+    start, end = date(2026, 3, 4), date(2026, 3, 20)
+    starts = period_starts(start, end, Period.WEEK)
+    found = instants(starts, end, NEW_YORK)
+    assert found == [local_midnight_us(day, NEW_YORK) for day in [*starts, end]]
+    assert len(found) == 4
 
 
 def test_a_zone_whose_midnight_is_off_the_quarter_hour_is_refused() -> None:
     # Liberia kept UTC-0:44:30 until 1972.
     with pytest.raises(InvalidInput) as caught:
-        plan(date(1971, 1, 1), date(1971, 1, 3), ZoneInfo("Africa/Monrovia"))
+        daily(date(1971, 1, 1), date(1971, 1, 3), ZoneInfo("Africa/Monrovia"))
     assert caught.value.field == "timezone"
 
 
-def test_every_local_midnight_of_a_segment_plan_is_a_bucket_boundary() -> None:
+def test_every_local_midnight_of_a_year_is_a_bucket_boundary() -> None:
     for zone in [NEW_YORK, KOLKATA, KATHMANDU]:
-        for segment in plan(date(2026, 1, 1), date(2027, 1, 1), zone):
-            assert segment.lo_us % BUCKET_US == 0 and segment.hi_us % BUCKET_US == 0
+        assert all(at % BUCKET_US == 0 for at in daily(date(2026, 1, 1), date(2027, 1, 1), zone))
 
 
-def test_plan_segments_refuses_a_bad_range() -> None:
+# Period rows: differences of running totals
+
+
+def test_period_rows_are_the_differences_of_running_totals_per_series() -> None:
+    starts = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+    totals = [  # operation, key, running spend, units and charges at each of the 4 instants
+        ("email_find", "", [0, 100, 100, 250], [0, 2, 2, 5], [0, 1, 1, 3]),
+        ("email_find", "k1", [40, 40, 30, 30], [1, 1, 1, 1], [1, 1, 2, 2]),  # a refund
+    ]
+    rows = sorted(period_rows(starts, totals))
+    assert rows == sorted(
+        [
+            (day_number(date(2026, 3, 1)), "email_find", 100, 2, 1),
+            (day_number(date(2026, 3, 2)), "email_find", -10, 0, 1),
+            (day_number(date(2026, 3, 3)), "email_find", 150, 3, 2),
+        ]
+    )
+
+
+def test_period_rows_of_no_series_are_empty() -> None:
+    assert period_rows([date(2026, 3, 1)], []) == []
+
+
+def test_check_range_refuses_an_empty_range() -> None:
     with pytest.raises(InvalidInput) as caught:
-        plan(date(2026, 3, 2), date(2026, 3, 2), UTC_ZONE)
+        check_range(date(2026, 3, 2), date(2026, 3, 2))
     assert caught.value.field == "end_date"
 
 

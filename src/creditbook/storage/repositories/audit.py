@@ -4,7 +4,6 @@ again from the journal and the transactions, for one account at a time."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from sqlalchemy import Connection, and_, func, literal_column, select
 from sqlalchemy.orm import aliased
@@ -18,12 +17,13 @@ from creditbook.storage.tables import (
     journal_entries,
     transactions,
     usage_buckets,
-    usage_hours,
 )
 
 j = journal_entries.c
 t = transactions.c
 UsageTotals = dict[tuple[int, str, str], tuple[int, int, int]]
+# operation, API key, bucket start, (spend, units, charges), (their running totals as kept)
+BucketRow = tuple[str, str, int, tuple[int, int, int], tuple[int, int, int]]
 
 
 class AuditRepository:
@@ -160,22 +160,38 @@ class AuditRepository:
         return list(self.connection.execute(query).scalars())
 
     def usage_kept(self, account_id: str) -> UsageTotals:
-        return self._kept(usage_buckets, account_id)
-
-    def usage_hours_kept(self, account_id: str) -> UsageTotals:
-        return self._kept(usage_hours, account_id)
-
-    def _kept(self, table: Any, account_id: str) -> UsageTotals:
         """(start, operation, key) -> (spend, units, charges), rows of zeros left out."""
-        u = table.c
-        query = select(u[1], u.operation, u.api_key_id, u.spend_micros, u.units, u.charges).where(
-            u.account_id == account_id
-        )
+        u = usage_buckets.c
+        query = select(
+            u.bucket_start_us, u.operation, u.api_key_id, u.spend_micros, u.units, u.charges
+        ).where(u.account_id == account_id)
         return {
             (int(b), op, key): (int(s), int(n), int(c))
             for b, op, key, s, n, c in self.connection.execute(query)
             if (s, n, c) != (0, 0, 0)
         }
+
+    def usage_series(self, account_id: str) -> Iterator[BucketRow]:
+        """Every bucket of the account, series by series, oldest first (the primary key)."""
+        u = usage_buckets.c
+        query = (
+            select(
+                u.operation,
+                u.api_key_id,
+                u.bucket_start_us,
+                u.spend_micros,
+                u.units,
+                u.charges,
+                u.cum_spend_micros,
+                u.cum_units,
+                u.cum_charges,
+            )
+            .where(u.account_id == account_id)
+            .order_by(u.operation, u.api_key_id, u.bucket_start_us)
+        )
+        for op, key, start, *figures in self.connection.execute(query):
+            spend, units, count, cum_spend, cum_units, cum_count = (int(f) for f in figures)
+            yield op, key, int(start), (spend, units, count), (cum_spend, cum_units, cum_count)
 
     def usage_recomputed(self, account_id: str) -> UsageTotals:
         """Settled charges by bucket of settlement, less refunds booked to the same bucket."""

@@ -28,6 +28,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
     values,
 )
@@ -40,7 +41,6 @@ from creditbook.domain.commands import IdempotencyRecord, UsageKey
 from creditbook.domain.fields import dump_json, load_json
 from creditbook.domain.grants import Grant
 from creditbook.domain.transactions import Transaction
-from creditbook.domain.usage import HOUR_US
 from creditbook.storage.tables import (
     OPEN_GRANTS,
     accounts,
@@ -51,7 +51,6 @@ from creditbook.storage.tables import (
     revisions,
     transactions,
     usage_buckets,
-    usage_hours,
 )
 
 ACCOUNT_STATE_COLUMNS = (
@@ -121,23 +120,89 @@ def _insert_rows(table: Any, size: int) -> tuple[Any, tuple[str, ...]]:
     return insert(table).values(rows), names
 
 
-def _upsert_usage_rows(table: Any, size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
-    """Add to usage_buckets or usage_hours (same columns, the time column named apart)."""
-    module: Any = postgresql if pg else sqlite
-    key = (USAGE_KEY[0], table.c[1].name, *USAGE_KEY[2:])
-    names = (*key, "spend_micros", "units", "charges")
-    rows: list[dict[str, Any]] = [{n: bindparam(f"{n}_{i}") for n in names} for i in range(size)]
-    statement = module.insert(table).values(rows)
-    excluded = statement.excluded
-    upsert = statement.on_conflict_do_update(
-        index_elements=list(key),
-        set_={
-            "spend_micros": table.c.spend_micros + excluded.spend_micros,
-            "units": table.c.units + excluded.units,
-            "charges": table.c.charges + excluded.charges,
-        },
+USAGE_DELTAS = ("spend_micros", "units", "charges")
+USAGE_CUMS = ("cum_spend_micros", "cum_units", "cum_charges")
+USAGE_SERIES = ("account_id", "operation", "api_key_id")
+ZERO: Any = literal_column("0")  # inline, not a parameter of the compiled row-by-row writes
+ONE: Any = literal_column("1")
+
+
+def _usage_values(names: Sequence[str], size: int, pg: bool) -> Any:
+    """`WITH v(names...) AS (VALUES ...)`: the batch's usage rows, as a table to join."""
+
+    def value(name: str, i: int) -> Any:
+        param: Any = bindparam(f"{name}_{i}")
+        # PostgreSQL types a bare VALUES list as text: say what each column is.
+        return cast(param, usage_buckets.c[name].type) if pg else param
+
+    data = values(*[column(n) for n in names], name="v").data(
+        [tuple(value(n, i) for n in names) for i in range(size)]
     )
-    return upsert, names
+    return data.cte("v")
+
+
+def _same_series(a: Any, b: Any) -> Any:
+    return and_(*[a.c[name] == b.c[name] for name in USAGE_SERIES])
+
+
+def _prior_cum(v: Any, name: str) -> Any:
+    """The cum column `name` of the series' latest bucket before v's (0 if none), as the
+    statement found the table: PostgreSQL reads its snapshot, and SQLite runs a SELECT that
+    reads the table it inserts into to completion before inserting."""
+    earlier, latest = usage_buckets.alias("p"), usage_buckets.alias("m")
+    before = (
+        select(func.max(latest.c.bucket_start_us))
+        .where(_same_series(latest, v), latest.c.bucket_start_us < v.c.bucket_start_us)
+        .correlate_except(latest)
+        .scalar_subquery()
+    )  # a max() seek on the key on both databases (no LIMIT: it would be a parameter)
+    found = select(earlier.c[name]).where(
+        _same_series(earlier, v), earlier.c.bucket_start_us == before
+    )
+    return func.coalesce(found.scalar_subquery(), ZERO)
+
+
+def _upsert_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
+    """Add each delta to its bucket and to the bucket's cum columns; a new bucket starts its
+    cum columns at the series' latest earlier bucket's, plus the delta. (Deltas of the same
+    batch into earlier buckets of the series are added by `_carry_usage_rows`.)"""
+    names = (*USAGE_KEY, *USAGE_DELTAS)
+    v = _usage_values(names, size, pg)
+    pairs = tuple(zip(USAGE_DELTAS, USAGE_CUMS, strict=True))
+    rows = select(*[v.c[n] for n in names], *[_prior_cum(v, c) + v.c[n] for n, c in pairs]).where(
+        true()
+    )  # SQLite needs a WHERE before ON CONFLICT to parse an INSERT ... SELECT
+    module: Any = postgresql if pg else sqlite
+    statement = module.insert(usage_buckets).from_select([*names, *USAGE_CUMS], rows)
+    excluded, u = statement.excluded, usage_buckets.c
+    added = {n: u[n] + excluded[n] for n in USAGE_DELTAS}
+    added |= {c: u[c] + excluded[n] for n, c in pairs}
+    keys = [*USAGE_SERIES, "bucket_start_us"]
+    return statement.on_conflict_do_update(index_elements=keys, set_=added), names
+
+
+def _carry_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
+    """Add the batch's deltas to the cum columns of every later bucket of their series: none
+    when the write went to the series' latest bucket (one seek finds nothing), some when it
+    went to an older one (a refund of an old charge, a process whose clock is behind).
+
+    A bucket later than several of the batch's rows joins each of them, and both databases
+    then update it once; its SET sums every earlier delta of the batch, whichever row joined."""
+    names = (*USAGE_KEY, *USAGE_DELTAS)
+    v = _usage_values(names, size, pg)
+    joined, u = v.alias("w"), usage_buckets
+
+    def carried(name: str) -> Any:
+        earlier = and_(_same_series(v, u), v.c.bucket_start_us < u.c.bucket_start_us)
+        return select(func.coalesce(func.sum(v.c[name]), ZERO)).where(earlier).scalar_subquery()
+
+    changes = {c: u.c[c] + carried(n) for n, c in zip(USAGE_DELTAS, USAGE_CUMS, strict=True)}
+    statement = (
+        update(u)
+        .values(changes)
+        .where(_same_series(u, joined), u.c.bucket_start_us > joined.c.bucket_start_us)
+    )
+    return statement, names
 
 
 def _update_rows(
@@ -198,8 +263,8 @@ _WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
     "insert_transaction": lambda n, _pg: _insert_rows(transactions, n),
     "insert_entry": lambda n, _pg: _insert_rows(journal_entries, n),
     "insert_idempotency": lambda n, _pg: _insert_rows(idempotency_records, n),
-    "upsert_usage": lambda n, pg: _upsert_usage_rows(usage_buckets, n, pg),
-    "upsert_usage_hours": lambda n, pg: _upsert_usage_rows(usage_hours, n, pg),
+    "upsert_usage": _upsert_usage_rows,
+    "carry_usage": _carry_usage_rows,
     "update_account": lambda n, pg: _update_rows(accounts, ("id",), ACCOUNT_FIELDS, n, pg),
     "update_grant": lambda n, pg: _update_rows(grants, PAIR, GRANT_FIELDS, n, pg),
     "update_transaction": lambda n, pg: _update_rows(
@@ -436,9 +501,14 @@ class LedgerRepository:
         self._rows("insert_entry", list(entries))
 
     def upsert_usage(self, usage: dict[UsageKey, list[int]]) -> None:
-        """The 15-minute buckets, and the hourly rollup that long usage reports read."""
-        self._rows("upsert_usage", [(*key, *totals) for key, totals in usage.items()])
-        self._rows("upsert_usage_hours", [(*k, *v) for k, v in hourly(usage).items()])
+        """Add to the 15-minute buckets and their running totals, then carry the deltas to
+        the running totals of later buckets of the same series. Each statement of rows is
+        carried before the next is written: a new bucket starts from the running totals as
+        they stand, which must already hold every delta written before it."""
+        rows = [(*key, *totals) for key, totals in usage.items()]
+        for piece in _pieces(rows):
+            self._rows("upsert_usage", piece)
+            self._rows("carry_usage", piece)
 
     def insert_idempotency(self, records: Iterable[IdempotencyRecord]) -> None:
         self._rows("insert_idempotency", list(records))
@@ -458,16 +528,14 @@ class LedgerRepository:
             done += size
 
 
-def hourly(usage: dict[UsageKey, list[int]]) -> dict[UsageKey, list[int]]:
-    """Bucket totals added up by the hour they fall in."""
-    hours: dict[UsageKey, list[int]] = {}
-    for (account_id, bucket_us, operation, key_id), (spend, units, count) in usage.items():
-        hour = (account_id, bucket_us - bucket_us % HOUR_US, operation, key_id)
-        totals = hours.setdefault(hour, [0, 0, 0])
-        totals[0] += spend
-        totals[1] += units
-        totals[2] += count
-    return hours
+def _pieces(rows: Sequence[Sequence[Any]]) -> list[Sequence[Sequence[Any]]]:
+    """The rows cut as `_rows` cuts them (powers of two, at most ROWS_PER_STATEMENT_MAX)."""
+    pieces, done = [], 0
+    while done < len(rows):
+        size = min(1 << ((len(rows) - done).bit_length() - 1), ROWS_PER_STATEMENT_MAX)
+        pieces.append(rows[done : done + size])
+        done += size
+    return pieces
 
 
 def transaction_from_row(row: Any) -> Transaction:

@@ -3,13 +3,14 @@ that feeds them. Each query is bounded (`limit`) and ordered, so a round takes a
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, exists, func, literal, select, union, update
+from sqlalchemy import Connection, and_, exists, literal, select, union, update
 
 from creditbook.domain.alerts import FORECAST, Alert
 from creditbook.domain.grants import OVERDRAFT, Grant
 from creditbook.domain.plans import Subscription
 from creditbook.storage.repositories.ledger import GRANT_COLUMNS
 from creditbook.storage.repositories.outbox import ALERT_COLUMNS
+from creditbook.storage.repositories.usage import TIME_MAX_US, UsageRepository
 from creditbook.storage.tables import (
     accounts,
     alerts,
@@ -17,7 +18,6 @@ from creditbook.storage.tables import (
     notices,
     subscriptions,
     transactions,
-    usage_buckets,
 )
 
 EXPIRING_NOTICE = "expiring:"
@@ -101,11 +101,10 @@ class ScheduleRepository:
         return {row[0]: int(row[1]) for row in self.connection.execute(query)}
 
     def spend_since(self, account_id: str, since_us: int) -> int:
-        u = usage_buckets.c
-        query = select(func.coalesce(func.sum(u.spend_micros), 0)).where(
-            u.account_id == account_id, u.bucket_start_us >= since_us
-        )
-        return int(self.connection.execute(query).scalar_one())
+        """Spend of the buckets starting at `since` or later: from the running totals, two
+        seeks per series (the buckets' key starts with the series, not the time)."""
+        totals = UsageRepository(self.connection).totals_between(account_id, since_us, TIME_MAX_US)
+        return sum(spend for _op, _key, spend, _units, _count in totals)
 
     def swap_state(self, alert: Alert, *, was: str) -> bool:
         """Compare and set an alert's state: False when another process changed it first."""

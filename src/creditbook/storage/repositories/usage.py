@@ -1,60 +1,125 @@
-"""Usage summed by local day, one SELECT per segment of constant UTC offset: from the hourly
-rollup when the segment's local midnights fall on the hour, else from the 15-minute buckets."""
+"""Usage at given instants: for each (operation, API key) series of an account, the running
+totals of its latest bucket that starts before each instant (`usage_buckets`' cum columns).
+
+Two parts in one statement: the account's series, found by skipping through the primary key
+(account, operation, API key, bucket) one series at a time, and one index seek per series and
+instant: a max() seek on SQLite, a LATERAL `ORDER BY ... DESC LIMIT 1` on PostgreSQL."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
-from sqlalchemy import Connection, Select, func, literal_column, select, union_all
+from sqlalchemy import Connection, text
 
-from creditbook.clock import US_PER_DAY
-from creditbook.domain.usage import EPOCH, HOUR_US, DayRow, Segment
-from creditbook.storage.tables import usage_buckets, usage_hours
+from creditbook.domain.usage import SeriesTotals
+
+TIME_MAX_US = 2**62  # an instant after every bucket ("until now and beyond")
+
+# The series after s: the next key of s's operation, else the first key of the next operation;
+# each a min() seek on the primary key (a row-value `>` would make SQLite walk s's buckets).
+_MIN = "(SELECT min(u.{column}) FROM usage_buckets u WHERE u.account_id = :account_id AND {where})"
+_NEXT_OP = _MIN.format(column="operation", where="u.operation > s.operation")
+_SAME_OP_KEY = _MIN.format(
+    column="api_key_id", where="u.operation = s.operation AND u.api_key_id > s.api_key_id"
+)
+_FIRST_OP = _MIN.format(column="operation", where="1 = 1")
 
 
-def _source(segment: Segment) -> tuple[Any, Any]:
-    """The table to read, and its time column."""
-    if segment.lo_us % HOUR_US == 0 and segment.hi_us % HOUR_US == 0:
-        return usage_hours, usage_hours.c.hour_start_us
-    return usage_buckets, usage_buckets.c.bucket_start_us
+def _first_key(operation: str) -> str:
+    return _MIN.format(column="api_key_id", where=f"u.operation = {operation}")
 
 
-def _day_expression(segment: Segment, start: Any) -> Any:
-    # Integers rendered inline (never caller text): PostgreSQL must see the same expression in
-    # SELECT and GROUP BY, which two separate bound parameters would not be.
-    if segment.offset_us is None:
-        assert segment.day is not None
-        return literal_column(str(int((segment.day - EPOCH).days)))
-    offset: Any = literal_column(str(int(segment.offset_us)))
-    return (start + offset) // literal_column(str(US_PER_DAY))
+# The statements are put together from constant fragments only; every value is a parameter.
+SERIES = f"""WITH RECURSIVE s(operation, api_key_id) AS (
+    SELECT {_FIRST_OP}, {_first_key(_FIRST_OP)}
+    UNION ALL
+    SELECT CASE WHEN {_SAME_OP_KEY} IS NULL THEN {_NEXT_OP} ELSE s.operation END,
+        coalesce({_SAME_OP_KEY}, {_first_key(_NEXT_OP)})
+    FROM s WHERE s.operation IS NOT NULL
+), series AS (SELECT operation, api_key_id FROM s WHERE operation IS NOT NULL {{key}})
+"""  # noqa: S608
+SAME_SERIES = """u.account_id = :account_id AND u.operation = series.operation
+    AND u.api_key_id = series.api_key_id"""
+# One row per series: its running totals at every instant, aggregated in the database so the
+# driver hands over a few arrays rather than a row per series and instant.
+# SQLite has no LATERAL, and joining usage_buckets on the key found by a max() seek makes its
+# planner build a Bloom filter by scanning the whole table. So one max() seek per series and
+# instant returns the row's running totals as "bare columns" (documented: they come from the row
+# holding the max), packed with the instant's index in a JSON array (nulls before the series'
+# first bucket).
+SQLITE = f"""{SERIES}
+SELECT operation, api_key_id, json_group_array(json(packed)) FROM (
+    SELECT series.operation, series.api_key_id, (
+        SELECT json_array(b.key, max(u.bucket_start_us),
+            u.cum_spend_micros, u.cum_units, u.cum_charges)
+        FROM usage_buckets u WHERE {SAME_SERIES} AND u.bucket_start_us < b.value) AS packed
+    FROM series CROSS JOIN json_each(:instants) AS b
+) GROUP BY operation, api_key_id
+"""  # noqa: S608
+POSTGRESQL = f"""{SERIES}
+SELECT series.operation, series.api_key_id,
+    array_agg(coalesce(c.cum_spend_micros, 0) ORDER BY b.i),
+    array_agg(coalesce(c.cum_units, 0) ORDER BY b.i),
+    array_agg(coalesce(c.cum_charges, 0) ORDER BY b.i)
+FROM series CROSS JOIN unnest(CAST(:instants AS BIGINT[])) WITH ORDINALITY AS b(at_us, i)
+LEFT JOIN LATERAL (
+    SELECT u.cum_spend_micros, u.cum_units, u.cum_charges FROM usage_buckets u
+    WHERE {SAME_SERIES} AND u.bucket_start_us < b.at_us
+    ORDER BY u.bucket_start_us DESC LIMIT 1
+) AS c ON true
+GROUP BY series.operation, series.api_key_id
+"""  # noqa: S608
+KEY_FILTER = "AND api_key_id = :api_key_id"
+STATEMENTS = {
+    (dialect, keyed): text(sql.replace("{key}", KEY_FILTER if keyed else ""))
+    for dialect, sql in (("sqlite", SQLITE), ("postgresql", POSTGRESQL))
+    for keyed in (False, True)
+}
 
 
 class UsageRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def day_rows(
-        self, account_id: str, segments: list[Segment], *, api_key_id: str | None = None
-    ) -> list[DayRow]:
-        parts: list[Select[Any]] = [
-            _segment_query(account_id, segment, api_key_id) for segment in segments
-        ]
-        if not parts:
-            return []
-        statement: Any = parts[0] if len(parts) == 1 else union_all(*parts)
+    def totals_before(
+        self, account_id: str, instants: list[int], *, api_key_id: str | None = None
+    ) -> list[SeriesTotals]:
+        """For each series of the account (or of one API key): its running spend, units and
+        charges at each instant, in order; zeros before the series' first bucket."""
+        dialect = self.connection.dialect.name
+        params: dict[str, object] = {
+            "account_id": account_id,
+            "instants": json.dumps(instants) if dialect == "sqlite" else instants,
+        }
+        if api_key_id is not None:
+            params["api_key_id"] = api_key_id
+        rows = self.connection.execute(STATEMENTS[(dialect, api_key_id is not None)], params)
+        if dialect == "sqlite":
+            return [_unpacked(op, key, packed, len(instants)) for op, key, packed in rows]
         return [
-            (int(day), op, int(spend), int(units), int(charges))
-            for day, op, spend, units, charges in self.connection.execute(statement)
+            (op, key, list(spend), list(units), list(count))
+            for op, key, spend, units, count in rows
         ]
 
+    def totals_between(
+        self, account_id: str, start_us: int, end_us: int
+    ) -> list[tuple[str, str, int, int, int]]:
+        """(operation, key, spend, units, charges) of the buckets starting in [start, end), per
+        series with any: the running totals before `end` less those before `start`."""
+        found = []
+        for operation, key, spend, units, count in self.totals_before(
+            account_id, [start_us, end_us]
+        ):
+            figures = (spend[1] - spend[0], units[1] - units[0], count[1] - count[0])
+            if figures != (0, 0, 0):
+                found.append((operation, key, *figures))
+        return found
 
-def _segment_query(account_id: str, segment: Segment, api_key_id: str | None) -> Select[Any]:
-    table, start = _source(segment)
-    u = table.c
-    day = _day_expression(segment, start).label("day")
-    query = select(
-        day, u.operation, func.sum(u.spend_micros), func.sum(u.units), func.sum(u.charges)
-    ).where(u.account_id == account_id, start >= segment.lo_us, start < segment.hi_us)
-    if api_key_id is not None:
-        query = query.where(u.api_key_id == api_key_id)
-    return query.group_by(literal_column("1"), u.operation)
+
+def _unpacked(operation: str, key: str, packed: str, size: int) -> SeriesTotals:
+    """SQLite's [[index, bucket, spend, units, charges], ...] as three lists in instant order."""
+    spend, units, count = [0] * size, [0] * size, [0] * size
+    for index, bucket, s, u, c in json.loads(packed):
+        if bucket is not None:
+            spend[index], units[index], count[index] = s, u, c
+    return operation, key, spend, units, count
