@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text, update
+from sqlalchemy import Engine, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
 from creditbook.bootstrap import Services, build
 from creditbook.errors import SchemaNotMigrated
 from creditbook.storage.engine import create_engine
-from creditbook.storage.migrate import upgrade
+from creditbook.storage.migrate import downgrade, upgrade
 from creditbook.storage.tables import accounts, metadata
 from tests.conftest import make_settings
 
@@ -112,3 +112,22 @@ def test_migration_0004_fills_the_hourly_rollup_from_existing_buckets(tmp_path: 
         ).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(500 * hour, 15, 2, 2), (501 * hour, 7, 1, 1)]
+
+
+def _grant_indexes(engine: Engine) -> set[str]:
+    return {index["name"] or "" for index in inspect(engine).get_indexes("grants")}
+
+
+def test_migration_0006_drops_the_open_grants_index_and_its_downgrade_restores_it(
+    db_url: str,
+) -> None:
+    engine = create_engine(db_url)
+    try:
+        assert "ix_grants_open" not in _grant_indexes(engine)
+        assert downgrade(engine, "0005") == "0005"
+        assert "ix_grants_open" in _grant_indexes(engine)
+        assert upgrade(engine) == "0006"
+        assert "ix_grants_open" not in _grant_indexes(engine)
+        assert "ix_grants_expiry" in _grant_indexes(engine)
+    finally:
+        engine.dispose()
