@@ -437,7 +437,7 @@ def transactions_export(
     with services_for(database_url) as services:
         services.accounts.get(account_id=account_id)
         operations = [p.operation for p in services.prices.book().all_prices()]
-        wanted = history_filter(values, [*operations, *NON_CHARGE_TYPES])
+        wanted = history_filter(values, lambda: [*operations, *NON_CHARGE_TYPES])
         chunks = services.history.csv(account_id=account_id, wanted=wanted)
         rows = _write_csv(chunks, output)
     if output is not None:

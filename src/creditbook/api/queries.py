@@ -5,7 +5,7 @@ quietly ignores a filter is wrong, so creditbook refuses them.)"""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -93,14 +93,17 @@ def history_names() -> list[str]:
     return names
 
 
-def history_filter(values: Mapping[str, str], types: Iterable[str]) -> HistoryFilter:
+def history_filter(values: Mapping[str, str], types: Callable[[], Iterable[str]]) -> HistoryFilter:
+    """The filter of a history query; `types` (the known transaction types, which takes a
+    price book read) is only asked for when the query filters by type."""
     status = values.get("status")
     if status is not None and status not in STATUSES:
         raise InvalidInput("status", f"Must be one of: {', '.join(STATUSES)}.")
     kind = values.get("type")
-    allowed = sorted(set(types))
-    if kind is not None and kind not in allowed:
-        raise InvalidInput("type", f"Unknown type. Allowed: {', '.join(allowed)}.")
+    if kind is not None:
+        allowed = sorted(set(types()))
+        if kind not in allowed:
+            raise InvalidInput("type", f"Unknown type. Allowed: {', '.join(allowed)}.")
     return HistoryFilter(
         created=bounds(values, "created_at", parse=moment),
         credits=bounds(values, "amount", "credits", parse=amount),

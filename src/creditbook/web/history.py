@@ -47,7 +47,7 @@ def api_query(values: dict[str, str], zone_name: str) -> dict[str, str]:
 
 
 def wanted(visitor: Visitor, values: dict[str, str], zone: str) -> HistoryFilter:
-    return history_filter(api_query(values, zone), types(visitor))
+    return history_filter(api_query(values, zone), lambda: types(visitor))
 
 
 def _table(request: Request, visitor: Visitor, values: dict[str, str], zone: str) -> Response:

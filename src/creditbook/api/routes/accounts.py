@@ -26,6 +26,7 @@ from creditbook.api.routing import Router
 from creditbook.api.schemas import KeyIn
 from creditbook.clock import US_PER_DAY, from_us
 from creditbook.domain.history import check_page
+from creditbook.domain.pricing import PriceBook
 from creditbook.domain.transactions import NON_CHARGE_TYPES
 from creditbook.domain.usage import check_date, month_range, parse_zone
 from creditbook.errors import InvalidInput, PermissionDenied
@@ -121,8 +122,7 @@ def _wants_csv(request: Request, values: dict[str, str]) -> bool:
 def transactions(request: Request, caller: CustomerCaller) -> Any:
     values = single(request.query_params, history_names())
     services = services_of(request)
-    operations = [p.operation for p in services.prices.book().all_prices()]
-    wanted = history_filter(values, [*operations, *NON_CHARGE_TYPES])
+    wanted = history_filter(values, lambda: _transaction_types(services.prices.book()))
     if _wants_csv(request, values):
         if {"limit", "offset", "cursor"} & values.keys():
             raise InvalidInput("format", "A CSV export is the whole filtered history; no paging.")
@@ -145,6 +145,10 @@ def transactions(request: Request, caller: CustomerCaller) -> Any:
         "offset": page.offset,
     }
     return MoneyJSONResponse({"data": body})
+
+
+def _transaction_types(book: PriceBook) -> list[str]:
+    return [*(p.operation for p in book.all_prices()), *NON_CHARGE_TYPES]
 
 
 @router.endpoint("/transactions/{transaction_id}/", methods=["GET"], summary="One transaction")

@@ -13,6 +13,7 @@ values and padded by repeating the last one, so a handful of compiled variants s
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -538,10 +539,19 @@ def _pieces(rows: Sequence[Sequence[Any]]) -> list[Sequence[Sequence[Any]]]:
     return pieces
 
 
+# Where each of Transaction's fields sits in a row of the table (pages of history build a
+# hundred of them per request: by position, not by keyword).
+_ROW_ORDER = tuple(TRANSACTION_FIELDS.index(f.name) for f in dataclasses.fields(Transaction))
+_DETAILS = _ROW_ORDER.index(TRANSACTION_FIELDS.index("details"))
+
+
 def transaction_from_row(row: Any) -> Transaction:
-    values = dict(zip(TRANSACTION_FIELDS, row, strict=True))
-    details = values.pop("details")
-    return Transaction(**values, details=load_json(details) if details else None)
+    values = [row[i] for i in _ROW_ORDER]
+    if values[_DETAILS]:
+        values[_DETAILS] = load_json(values[_DETAILS])
+    else:
+        values[_DETAILS] = None
+    return Transaction(*values)
 
 
 def grant_values(g: Grant) -> tuple[Any, ...]:
