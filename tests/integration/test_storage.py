@@ -126,7 +126,7 @@ def test_migration_0006_drops_the_open_grants_index_and_its_downgrade_restores_i
         assert "ix_grants_open" not in _grant_indexes(engine)
         assert downgrade(engine, "0005") == "0005"
         assert "ix_grants_open" in _grant_indexes(engine)
-        assert upgrade(engine) == "0006"
+        assert upgrade(engine, "0006") == "0006"
         assert "ix_grants_open" not in _grant_indexes(engine)
         assert "ix_grants_expiry" in _grant_indexes(engine)
     finally:

@@ -232,19 +232,20 @@ def test_migration_0005_fills_running_totals_from_0004_buckets_and_its_downgrade
     blank_url: str,
 ) -> None:
     engine = create_engine(blank_url)
-    load_0004(engine)
-
-    assert upgrade(engine) == "0005"
-    upgraded = {account: stored_series(engine, account) for account in ("a", "b")}
-    assert downgrade(engine, "0004") == "0004"
-    with engine.connect() as connection:
-        buckets = connection.execute(
-            text("SELECT count(*), sum(spend_micros) FROM usage_buckets")
-        ).one()
-        hours = connection.execute(
-            text("SELECT count(*), sum(spend_micros) FROM usage_hours")
-        ).one()
-    engine.dispose()
+    try:
+        load_0004(engine)
+        assert upgrade(engine, "0005") == "0005"
+        upgraded = {account: stored_series(engine, account) for account in ("a", "b")}
+        assert downgrade(engine, "0004") == "0004"
+        with engine.connect() as connection:
+            buckets = connection.execute(
+                text("SELECT count(*), sum(spend_micros) FROM usage_buckets")
+            ).one()
+            hours = connection.execute(
+                text("SELECT count(*), sum(spend_micros) FROM usage_hours")
+            ).one()
+    finally:
+        engine.dispose()
 
     assert upgraded == {account: expected_series(account) for account in ("a", "b")}
     spent = sum(b[4] for b in OLD_BUCKETS)

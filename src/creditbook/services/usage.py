@@ -38,7 +38,7 @@ class Usage:
         check_range(start, end)
         starts = period_starts(start, end, chosen)
         at_us = instants(starts, end, zone)
-        with self._store.read() as uow:
+        with self._store.read(transaction=False) as uow:  # one statement
             totals = UsageRepository(uow.connection).totals_before(
                 account_id, at_us, api_key_id=api_key_id
             )
