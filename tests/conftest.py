@@ -90,11 +90,21 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def fresh_pg(request: pytest.FixtureRequest) -> Iterator[str]:
-    admin_url, template = request.getfixturevalue("pg_template")
-    name = f"creditbook_t_{uuid.uuid4().hex[:12]}"
+    """A PostgreSQL database copied from the migrated template, dropped afterwards."""
+    _admin_url, template = request.getfixturevalue("pg_template")
+    yield from scratch_pg(request, prefix="creditbook_t", template=template)
+
+
+def scratch_pg(
+    request: pytest.FixtureRequest, *, prefix: str, template: str | None = None
+) -> Iterator[str]:
+    """A new PostgreSQL database (empty, or a copy of `template`), dropped afterwards."""
+    admin_url = request.getfixturevalue("pg_admin_url")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = sa_create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -5,25 +5,23 @@ and its downgrade gives back 0004's tables."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from itertools import accumulate
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text, update
-from sqlalchemy import create_engine as sa_create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text, update
 
 from creditbook.bootstrap import Services
 from creditbook.clock import ManualClock, from_us
 from creditbook.domain.usage import BUCKET_US
 from creditbook.storage.engine import create_engine
 from creditbook.storage.migrate import downgrade, upgrade
+from creditbook.storage.repositories.audit import AuditRepository
 from creditbook.storage.repositories.ledger import LedgerRepository, LedgerStatements
 from creditbook.storage.tables import usage_buckets
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, scratch_pg
 
 HOUR_US = 4 * BUCKET_US
 Series = dict[tuple[str, str], list[tuple[int, tuple[int, ...], tuple[int, ...]]]]
@@ -31,27 +29,10 @@ Series = dict[tuple[str, str], list[tuple[int, tuple[int, ...], tuple[int, ...]]
 
 def stored_series(engine: Engine, account_id: str) -> Series:
     """(operation, key) -> [(bucket start, (spend, units, charges), (their cum columns))]."""
-    u = usage_buckets.c
-    query = (
-        select(
-            u.operation,
-            u.api_key_id,
-            u.bucket_start_us,
-            u.spend_micros,
-            u.units,
-            u.charges,
-            u.cum_spend_micros,
-            u.cum_units,
-            u.cum_charges,
-        )
-        .where(u.account_id == account_id)
-        .order_by(u.operation, u.api_key_id, u.bucket_start_us)
-    )
     series: Series = {}
     with engine.connect() as connection:
-        for op, key, start, *figures in connection.execute(query):
-            values = tuple(int(f) for f in figures)
-            series.setdefault((op, key), []).append((int(start), values[:3], values[3:]))
+        for op, key, start, figures, totals in AuditRepository(connection).usage_series(account_id):
+            series.setdefault((op, key), []).append((start, figures, totals))
     return series
 
 
@@ -177,17 +158,7 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'blank.db'}"
         return
-    admin_url = request.getfixturevalue("pg_admin_url")
-    name = f"creditbook_m_{uuid.uuid4().hex[:12]}"
-    admin = sa_create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    yield from scratch_pg(request, prefix="creditbook_m")
 
 
 OLD_BUCKETS = [  # (account, start, operation, key, spend): two series of one account, and another
