@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,33 @@ def test_an_address_that_keeps_failing_to_authenticate_gets_429_until_the_window
     assert_error(api.admin("GET", "/accounts/"), 429)
     time.sleep(int(refused.headers["retry-after"]) + 0.1)
     assert api.me(who)["id"] == who.account_id
+
+
+def sign_in_form(client: httpx.Client, key: str) -> httpx.Response:
+    """Post `key` to the dashboard's sign-in form with the guest session's CSRF token."""
+    form = client.get("/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None, form.text
+    return client.post("/sign-in", data={"csrf_token": token.group(1), "key": key})
+
+
+def test_wrong_keys_on_the_dashboard_sign_in_form_count_towards_the_same_limit(
+    own_server: OwnServer,
+) -> None:
+    api = own_server.started(**LIMITED)
+    who = api.customer()
+    assert sign_in_form(api.client, "").status_code == 401  # nothing typed: not counted
+    for secret in ("cb_live_unknown", "cb_live_unknown_too"):
+        answer = sign_in_form(api.client, secret)
+        assert answer.status_code == 401 and "was not accepted" in answer.text
+    assert_error(api.client.get(ME, headers=bad("cb_live_third")), 401)  # the API's door
+    refused = sign_in_form(api.client, who.key.secret)  # even the right key, from here
+    assert refused.status_code == 429 and "Too many keys were refused" in refused.text
+    assert 1 <= int(refused.headers["retry-after"]) <= 2
+    assert_error(api.client.get(ME, headers=who.headers), 429)
+    time.sleep(int(refused.headers["retry-after"]) + 0.1)
+    opened = sign_in_form(api.client, who.key.secret)
+    assert opened.status_code == 303 and opened.headers["location"] == "/"
 
 
 # Secrets at rest and in logs

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from creditbook.api.auth import SECRET_LENGTH_MAX, is_admin, services_of
+from creditbook.api.guard import client_address, limiter_of
 from creditbook.web import session as sessions
 from creditbook.web.core import (
     Form,
@@ -25,6 +26,7 @@ WRONG_KEY = (
     "That key was not accepted: it is unknown, revoked or mistyped. Paste the whole key "
     "(it starts with cb_ or test_), or ask your operator for a new one."
 )
+TOO_MANY = "Too many keys were refused from your address. Try again in {seconds} s."
 
 
 def _signed_in_home(request: Request) -> str | None:
@@ -62,8 +64,21 @@ def _opened(request: Request, secret: str) -> tuple[Session, str] | None:
 
 @router.post("/sign-in")
 def sign_in(request: Request, form: Form) -> Response:
-    opened = _opened(request, form.get("key", "").strip())
+    # The API's limiter of failed authentications counts the form's wrong keys too: one count
+    # per address, whichever door the guesses come through.
+    limiter, address = limiter_of(request), client_address(request)
+    wait_s = limiter.retry_after_s(address) if limiter else None
+    if wait_s is not None:
+        refused = page(
+            request, "sign_in.html", 429, nav="sign-in", error=TOO_MANY.format(seconds=wait_s)
+        )
+        refused.headers["Retry-After"] = str(wait_s)
+        return refused
+    secret = form.get("key", "").strip()
+    opened = _opened(request, secret)
     if opened is None:
+        if limiter is not None and secret:
+            limiter.failed(address)
         return page(request, "sign_in.html", 401, nav="sign-in", error=WRONG_KEY)
     fresh, home = opened
     response = redirect(home)
