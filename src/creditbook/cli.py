@@ -474,16 +474,10 @@ app.add_typer(events_app, name="events")
 
 
 def _alert_row(a: Alert) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "kind": a.kind,
-        "threshold": None if a.threshold_micros is None else format_usd(a.threshold_micros),
-        "percent": a.percent,
-        "window_days": a.window_days,
-        "horizon_days": a.horizon_days,
-        "state": a.state,
-        "changed_at": _when(a.changed_at_us),
-    }
+    """The alert as the API shows it."""
+    from creditbook.api.render import alert as render_alert  # noqa: PLC0415
+
+    return render_alert(a)
 
 
 def _alert_line(a: Alert) -> str:

@@ -113,10 +113,7 @@ class Accounts:
 
     def get(self, *, account_id: str) -> Account:
         with self._store.read() as uow:
-            account = AccountRepository(uow.connection).get(account_id)
-        if account is None:
-            raise NotFound("Account not found.")
-        return account
+            return AccountRepository(uow.connection).require(account_id)
 
     def page(
         self, *, after_id: str | None = None, limit: int = limits.page_size_default
@@ -148,9 +145,7 @@ class Accounts:
         )
         with self._store.write() as uow:
             repo = AccountRepository(uow.connection)
-            current = repo.get(account_id)
-            if current is None:
-                raise NotFound("Account not found.")
+            current = repo.require(account_id)
             if overdraft_limit_micros is not UNSET:
                 limit = check_amount(overdraft_limit_micros, field="overdraft_limit")
                 if current.balance_micros + limit < 0:

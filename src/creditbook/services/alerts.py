@@ -11,7 +11,6 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, func, insert, select
 
 from creditbook import ids, limits
-from creditbook.domain.accounts import Account
 from creditbook.domain.alerts import OK, Alert, AlertSpec, judge_account
 from creditbook.errors import InvalidInput, NotFound
 from creditbook.storage.repositories import outbox
@@ -28,7 +27,7 @@ class Alerts:
 
     def list(self, *, account_id: str) -> list[Alert]:
         with self._store.read() as uow:
-            _require_account(uow.connection, account_id)
+            AccountRepository(uow.connection).require(account_id)
             return outbox.load_alerts(outbox.CoreRunner(uow.connection), [account_id])
 
     def add(self, *, account_id: str, spec: AlertSpec) -> Alert:
@@ -36,7 +35,7 @@ class Alerts:
         now = self._store.clock.now_us()
         with self._store.write() as uow:
             connection = uow.connection
-            account = _require_account(connection, account_id)
+            account = AccountRepository(connection).require(account_id)
             _check_room(connection, account_id)
             alert = _new_alert(account_id, spec, now)
             runner = outbox.CoreRunner(connection)
@@ -62,13 +61,6 @@ class Alerts:
         if self._defaults:
             _insert(connection, [_new_alert(account_id, s, now_us) for s in self._defaults])
             outbox.bump_alerts_revision(outbox.CoreRunner(connection))
-
-
-def _require_account(connection: Connection, account_id: str) -> Account:
-    account = AccountRepository(connection).get(account_id)
-    if account is None:
-        raise NotFound("Account not found.")
-    return account
 
 
 def _check_room(connection: Connection, account_id: str) -> None:

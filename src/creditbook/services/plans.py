@@ -31,9 +31,7 @@ class Plans:
         _check(allotment_micros, cycle_day, rollover, rollover_cap_micros)
         now = self._store.clock.now_us()
         with self._store.write() as uow:
-            account = AccountRepository(uow.connection).get(account_id)
-            if account is None:
-                raise NotFound("Account not found.")
+            account = AccountRepository(uow.connection).require(account_id)
             current = _get(uow.connection, account_id)
             first = cycle_start_us(now, cycle_day, parse_zone(account.timezone))
             values = {

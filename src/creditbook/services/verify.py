@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from creditbook import limits
 from creditbook.clock import from_us, to_us
 from creditbook.domain.accounts import Account
-from creditbook.errors import NotFound
 from creditbook.storage.repositories.accounts import AccountRepository
 from creditbook.storage.repositories.audit import AuditRepository, BucketRow
 from creditbook.storage.store import Store
@@ -66,9 +65,7 @@ class Verifier:
     def _accounts(self, account_id: str | None, page_size: int) -> Iterator[Account]:
         if account_id is not None:
             with self._store.read() as uow:
-                account = AccountRepository(uow.connection).get(account_id)
-            if account is None:
-                raise NotFound("Account not found.")
+                account = AccountRepository(uow.connection).require(account_id)
             yield account
             return
         after: str | None = None

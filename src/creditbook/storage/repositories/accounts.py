@@ -10,7 +10,9 @@ from sqlalchemy import Connection, and_, bindparam, literal_column, select, text
 from creditbook.domain.accounts import Account, ApiKey
 from creditbook.domain.alerts import Alert
 from creditbook.domain.grants import Grant
+from creditbook.errors import NotFound
 from creditbook.storage.repositories.ledger import GRANT_COLUMNS, Sql, positional_dialect
+from creditbook.storage.repositories.outbox import alerts_query
 from creditbook.storage.tables import (
     OPEN_GRANTS,
     accounts,
@@ -57,8 +59,7 @@ def _standing_sql(dialect_name: str) -> Sql:
 
 @functools.cache
 def _alerts_sql(dialect_name: str) -> Sql:
-    mine = alerts.c.account_id == bindparam("account_id")
-    query = select(*alerts.c).where(mine).order_by(alerts.c.id)
+    query = alerts_query(alerts.c.account_id == bindparam("account_id"))
     return Sql(query, positional_dialect(dialect_name)).check("account_id")
 
 
@@ -74,6 +75,13 @@ class AccountRepository:
             select(*accounts.c).where(accounts.c.id == account_id)
         ).first()
         return Account(*row) if row is not None else None
+
+    def require(self, account_id: str) -> Account:
+        """The account, or NotFound (a 404) when there is none."""
+        account = self.get(account_id)
+        if account is None:
+            raise NotFound("Account not found.")
+        return account
 
     def page(self, *, after_id: str | None, limit: int) -> list[Account]:
         query = select(*accounts.c).order_by(accounts.c.id).limit(limit)
@@ -113,12 +121,6 @@ class AccountRepository:
         width = len(accounts.c)
         open_grants = [Grant(*row[width + 1 :]) for row in rows if row[width + 1] is not None]
         return Standing(Account(*rows[0][:width]), open_grants, int(rows[0][width]), found)
-
-    def grants(self, account_id: str, *, open_only: bool = True) -> list[Grant]:
-        query = select(*GRANT_COLUMNS).where(grants.c.account_id == account_id)
-        if open_only:
-            query = query.where(text(OPEN_GRANTS))
-        return [Grant(*row) for row in self.connection.execute(query)]
 
 
 class KeyRepository:

@@ -53,14 +53,16 @@ class CoreRunner:
 # Alerts
 
 
+def alerts_query(which_accounts: Any) -> Any:
+    """The alerts of the accounts `which_accounts` (a condition on alerts.account_id) selects,
+    as `Alert` takes them, by account then id."""
+    return select(*ALERT_COLUMNS).where(which_accounts).order_by(alerts.c.account_id, alerts.c.id)
+
+
 def load_alerts(runner: Runner, account_ids: Sequence[str]) -> list[Alert]:
     if not account_ids:
         return []
-    query = (
-        select(*ALERT_COLUMNS)
-        .where(alerts.c.account_id.in_(list(account_ids)))
-        .order_by(alerts.c.account_id, alerts.c.id)
-    )
+    query = alerts_query(alerts.c.account_id.in_(list(account_ids)))
     return [Alert(*row) for row in runner.query(query)]
 
 
