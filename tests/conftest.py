@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from creditbook.bootstrap import Services, build
 from creditbook.clock import ManualClock, to_us
@@ -27,6 +27,18 @@ from creditbook.config import Settings
 from creditbook.storage.engine import create_engine
 from creditbook.storage.migrate import upgrade
 from tests.pg_server import ThrowawayPostgres, find_pg_bin
+
+
+@contextmanager
+def engine_at(url: str) -> Iterator[Engine]:
+    """An engine of the database at `url`, disposed however the block ends (an engine left
+    open holds a connection that a later test on the same PostgreSQL would trip over)."""
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
 
 BACKENDS = ["sqlite", "postgresql"]
 START = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
@@ -69,10 +81,9 @@ def pg_template(pg_admin_url: str) -> Iterator[tuple[str, str]]:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url)
-    upgrade(engine)
-    engine.dispose()
     try:
+        with engine_at(url) as engine:
+            upgrade(engine)
         yield pg_admin_url, name
     finally:
         with admin.connect() as connection:
@@ -83,9 +94,8 @@ def pg_template(pg_admin_url: str) -> Iterator[tuple[str, str]]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
-    engine = create_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
+    with engine_at(f"sqlite:///{path}") as engine:
+        upgrade(engine)
     return path
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from creditbook.storage.engine import create_engine
 from creditbook.storage.migrate import head_revision
 from creditbook.storage.tables import accounts
+from tests.conftest import engine_at
 
 
 def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -56,12 +56,10 @@ def test_verify_exits_zero_on_a_sound_ledger_and_one_with_a_report_when_broken(
     assert sound.returncode == 0, sound.stdout + sound.stderr
     assert json.loads(sound.stdout)["ok"] is True
 
-    engine = create_engine(db_url)
-    with engine.begin() as connection:
+    with engine_at(db_url) as engine, engine.begin() as connection:
         connection.execute(
             update(accounts).where(accounts.c.id == account_id).values(reserved_micros=7)
         )
-    engine.dispose()
     broken = run(db_url, "verify")
     assert broken.returncode == 1
     assert f"{account_id}: reserved:" in broken.stdout

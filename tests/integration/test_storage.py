@@ -14,18 +14,15 @@ from sqlalchemy.exc import DBAPIError
 
 from creditbook.bootstrap import Services, build
 from creditbook.errors import SchemaNotMigrated
-from creditbook.storage.engine import create_engine
 from creditbook.storage.migrate import downgrade, upgrade
 from creditbook.storage.tables import accounts, metadata
-from tests.conftest import make_settings
+from tests.conftest import engine_at, make_settings
 
 
 def test_the_migrated_schema_matches_the_core_tables(db_url: str) -> None:
-    engine = create_engine(db_url)
-    with engine.connect() as connection:
+    with engine_at(db_url) as engine, engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, metadata)
-    engine.dispose()
     assert differences == []
 
 
@@ -34,7 +31,8 @@ def test_an_unmigrated_database_is_refused_with_the_command_to_run(tmp_path: Pat
     with pytest.raises(SchemaNotMigrated) as refused:
         build(make_settings(url))
     assert "creditbook db upgrade" in str(refused.value.detail)
-    upgrade(create_engine(url))
+    with engine_at(url) as engine:
+        upgrade(engine)
     build(make_settings(url)).close()
 
 
@@ -81,36 +79,38 @@ def test_verify_reports_a_tampered_balance_and_an_untouched_account_passes(
 
 
 def test_migration_0004_fills_the_hourly_rollup_from_existing_buckets(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    upgrade(engine, "0003")
-    hour = 3_600_000_000
-    buckets = [  # (start, spend): two buckets of one hour, one of the next
-        (500 * hour, 10),
-        (500 * hour + hour // 4 * 3, 5),
-        (501 * hour, 7),
-    ]
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO accounts VALUES ('a', 'a@example.com', '', 'p', 'UTC', 'active',"
-                " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0)"
-            )
-        )
-        for start, spend in buckets:
+    with engine_at(f"sqlite:///{tmp_path / 'old.db'}") as engine:
+        upgrade(engine, "0003")
+        hour = 3_600_000_000
+        buckets = [  # (start, spend): two buckets of one hour, one of the next
+            (500 * hour, 10),
+            (500 * hour + hour // 4 * 3, 5),
+            (501 * hour, 7),
+        ]
+        with engine.begin() as connection:
             connection.execute(
                 text(
-                    "INSERT INTO usage_buckets VALUES ('a', :start, 'email_find', '', :spend, 1, 1)"
-                ),
-                {"start": start, "spend": spend},
+                    "INSERT INTO accounts VALUES ('a', 'a@example.com', '', 'p', 'UTC', 'active',"
+                    " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0)"
+                )
             )
+            for start, spend in buckets:
+                connection.execute(
+                    text(
+                        "INSERT INTO usage_buckets"
+                        " VALUES ('a', :start, 'email_find', '', :spend, 1, 1)"
+                    ),
+                    {"start": start, "spend": spend},
+                )
 
-    upgrade(engine, "0004")
+        upgrade(engine, "0004")
 
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text("SELECT hour_start_us, spend_micros, units, charges FROM usage_hours ORDER BY 1")
-        ).all()
-    engine.dispose()
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT hour_start_us, spend_micros, units, charges FROM usage_hours ORDER BY 1"
+                )
+            ).all()
     assert [tuple(r) for r in rows] == [(500 * hour, 15, 2, 2), (501 * hour, 7, 1, 1)]
 
 
@@ -121,13 +121,10 @@ def _grant_indexes(engine: Engine) -> set[str]:
 def test_migration_0006_drops_the_open_grants_index_and_its_downgrade_restores_it(
     db_url: str,
 ) -> None:
-    engine = create_engine(db_url)
-    try:
+    with engine_at(db_url) as engine:
         assert "ix_grants_open" not in _grant_indexes(engine)
         assert downgrade(engine, "0005") == "0005"
         assert "ix_grants_open" in _grant_indexes(engine)
         assert upgrade(engine, "0006") == "0006"
         assert "ix_grants_open" not in _grant_indexes(engine)
         assert "ix_grants_expiry" in _grant_indexes(engine)
-    finally:
-        engine.dispose()
