@@ -172,6 +172,30 @@ def test_a_forecast_alert_fires_for_a_steady_burn_and_not_for_a_flat_account(
     assert data["kind"] == "forecast" and data["window_days"] == 7
 
 
+def test_the_clock_opens_a_write_transaction_only_when_it_has_something_to_write(
+    quiet: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = quiet.accounts.create(email="calm@example.com")
+    quiet.ledger.grant(
+        account_id=account.id, amount_micros=usd("40"), expires_at_us=clock.now_us() + US_PER_DAY
+    )
+    quiet.alerts.add(
+        account_id=account.id, spec=AlertSpec("forecast", window_days=1, horizon_days=7)
+    )
+    quiet.ledger.charge(account_id=account.id, operation="search_database", units=50)  # $1
+    writes: list[int] = []
+    opened = quiet.store.write
+    monkeypatch.setattr(quiet.store, "write", lambda: writes.append(1) or opened())
+    first = quiet.clockwork.send_expiry_notices()  # the grant expires within the window
+    assert (first, len(writes)) == (1, 1)
+    assert quiet.clockwork.send_expiry_notices() == 0 and len(writes) == 1  # nothing new
+    assert quiet.clockwork.judge_forecasts() == 0 and len(writes) == 1  # $1/day, $39 left
+    quiet.ledger.charge(account_id=account.id, operation="search_database", units=1900)  # $38
+    assert quiet.clockwork.judge_forecasts() == 1 and len(writes) == 2
+    assert quiet.clockwork.judge_forecasts() == 0 and len(writes) == 2
+    assert len(events_of(quiet, account.id, ev.ALERT_TRIGGERED)) == 1
+
+
 def plan_grants(services: Services, account_id: str) -> list[tuple[int, int]]:
     g = grants.c
     query = (

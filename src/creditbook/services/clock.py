@@ -9,7 +9,8 @@ idempotent per period and safe when several processes run it against one databas
 - expiry goes through the ledger writer, which locks the account and finds nothing left the
   second time;
 - a notice is a row with a unique key, inserted with the event in one transaction;
-- a forecast alert moves by compare-and-set on its state, with its event in that transaction.
+- a forecast alert moves by compare-and-set on its state, with its event in that transaction;
+  it is judged outside any write transaction, so a round that moves nothing writes nothing.
 """
 
 from __future__ import annotations
@@ -126,11 +127,14 @@ class Clockwork:
         sent = 0
         while True:
             now = self._store.clock.now_us()
-            with self._store.write() as uow:
+            # Found outside the write transaction: a round that finds nothing (most rounds)
+            # never takes SQLite's write lock from the ledger's writer.
+            with self._store.read(transaction=False) as uow:
                 repo = ScheduleRepository(uow.connection)
                 found = repo.expiring_unnoticed(now, now + self._window_us, self._page)
-                if not found:
-                    return sent
+            if not found:
+                return sent
+            with self._store.write() as uow:
                 runner = outbox.CoreRunner(uow.connection)
                 news = [_expiring(g, now) for g in found if _first_notice(runner, g, now)]
                 outbox.write_events(runner, news, now)
@@ -140,23 +144,34 @@ class Clockwork:
     # Forecasts
 
     def judge_forecasts(self) -> int:
+        """Judge every forecast alert, a page at a time. The readings (a usage lookup per
+        alert) are taken outside any write transaction; only the alerts that move are then
+        written, by compare-and-set, with their events. So on SQLite a round holds the write
+        lock only for what it changes, never while it reads."""
         moved = 0
         after: tuple[str, str] | None = None
         while True:
             now = self._store.clock.now_us()
-            with self._store.write() as uow:
+            with self._store.read(transaction=False) as uow:
                 repo = ScheduleRepository(uow.connection)
                 found = repo.forecast_alerts(after=after, limit=self._page)
                 if not found:
                     return moved
-                news = _judge_page(repo, found, now)
-                runner = outbox.CoreRunner(uow.connection)
-                if news:
-                    outbox.bump_alerts_revision(runner)
-                    outbox.write_events(runner, news, now)
-                uow.commit()
-            moved += len(news)
+                changes = _judge_page(repo, found, now)
+            if changes:
+                moved += self._save_forecasts(changes, now)
             after = (found[-1].account_id, found[-1].id)
+
+    def _save_forecasts(self, changes: list[tuple[Alert, str, ev.Event]], now_us: int) -> int:
+        with self._store.write() as uow:
+            repo = ScheduleRepository(uow.connection)
+            news = [event for alert, was, event in changes if repo.swap_state(alert, was=was)]
+            if news:
+                runner = outbox.CoreRunner(uow.connection)
+                outbox.bump_alerts_revision(runner)
+                outbox.write_events(runner, news, now_us)
+                uow.commit()
+        return len(news)
 
 
 def _first_notice(runner: outbox.Runner, grant: Grant, now_us: int) -> bool:
@@ -173,9 +188,12 @@ def _expiring(grant: Grant, now_us: int) -> ev.Event:
     return ev.new_event(grant.account_id, ev.CREDITS_EXPIRING, now_us, data)
 
 
-def _judge_page(repo: ScheduleRepository, found: list[Alert], now_us: int) -> list[ev.Event]:
+def _judge_page(
+    repo: ScheduleRepository, found: list[Alert], now_us: int
+) -> list[tuple[Alert, str, ev.Event]]:
+    """The alerts of the page that move: each with the state it moves from and its event."""
     balances = repo.balances(sorted({a.account_id for a in found}))
-    news: list[ev.Event] = []
+    changes: list[tuple[Alert, str, ev.Event]] = []
     for alert in found:
         if alert.account_id not in balances:
             continue
@@ -185,6 +203,6 @@ def _judge_page(repo: ScheduleRepository, found: list[Alert], now_us: int) -> li
         )
         was = alert.state
         event = judge(alert, reading, now_us)
-        if event is not None and repo.swap_state(alert, was=was):
-            news.append(event)
-    return news
+        if event is not None:
+            changes.append((alert, was, event))
+    return changes
