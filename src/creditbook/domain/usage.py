@@ -111,11 +111,18 @@ class Bucket:
     breakdown: dict[str, Figures] = field(default_factory=dict)
 
     def add(self, operation: str, spend: int, units: int, charges: int) -> None:
-        self.total.add(spend, units, charges)
+        # A report of a year by day adds thousands of rows: the sums are inlined.
+        total = self.total
+        total.spend_micros += spend
+        total.units += units
+        total.charges += charges
         figures = self.breakdown.get(operation)
         if figures is None:  # not setdefault: that would build a Figures for every row
-            figures = self.breakdown[operation] = Figures()
-        figures.add(spend, units, charges)
+            self.breakdown[operation] = Figures(spend, units, charges)
+        else:
+            figures.spend_micros += spend
+            figures.units += units
+            figures.charges += charges
 
 
 @dataclass(slots=True)
@@ -155,12 +162,12 @@ def period_rows(starts: list[date], totals: Iterable[SeriesTotals]) -> list[DayR
 
 def period_starts(start: date, end: date, period: Period) -> list[date]:
     """Where each period of the series begins; the first and last are clipped to the range."""
+    if period is Period.DAY:
+        return [start + timedelta(days=n) for n in range(max((end - start).days, 1))]
     starts = [start]
     cursor = start
     while True:
-        if period is Period.DAY:
-            cursor += timedelta(days=1)
-        elif period is Period.WEEK:
+        if period is Period.WEEK:
             cursor += timedelta(days=7 - cursor.weekday())
         else:
             cursor = date(cursor.year + cursor.month // 12, cursor.month % 12 + 1, 1)
@@ -180,9 +187,18 @@ def fold(
     for index, bucket in enumerate(series):
         for n in range((bucket.start - EPOCH).days, (bucket.end - EPOCH).days):
             index_of[n] = index
+    sums: dict[str, list[int]] = {}  # the total's breakdown, made Figures once at the end
     for day_number, operation, spend, units, charges in rows:
         assert day_number in index_of, f"day {day_number} is outside the report"
         series[index_of[day_number]].add(operation, spend, units, charges)
+        found = sums.get(operation)
+        if found is None:
+            sums[operation] = [spend, units, charges]
+        else:
+            found[0] += spend
+            found[1] += units
+            found[2] += charges
+    for operation, (spend, units, charges) in sums.items():
         total.add(operation, spend, units, charges)
     return UsageReport(start, end, zone.key, period, total, series)
 

@@ -21,7 +21,7 @@ from creditbook.api.queries import (
     moment,
     single,
 )
-from creditbook.api.responses import MoneyJSONResponse
+from creditbook.api.responses import MoneyJSONResponse, RenderedJSONResponse
 from creditbook.api.routing import Router
 from creditbook.api.schemas import KeyIn
 from creditbook.clock import US_PER_DAY, from_us
@@ -84,7 +84,7 @@ def usage_window(values: dict[str, str], today: date) -> tuple[date, date, str]:
     responses=documented(200, examples.USAGE, 400, 401, 403),
     openapi_extra=USAGE_PARAMETERS,
 )
-def usage(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
+def usage(request: Request, caller: CustomerCaller) -> RenderedJSONResponse:
     values = single(
         request.query_params, ("timezone", "period", "start_date", "end_date", "period_month")
     )
@@ -99,7 +99,7 @@ def usage(request: Request, caller: CustomerCaller) -> MoneyJSONResponse:
         timezone=zone.key,
         period=values.get("period", "day"),
     )
-    return MoneyJSONResponse({"data": render.usage(report, label)})
+    return RenderedJSONResponse(f'{{"data":{render.usage_json(report, label)}}}')
 
 
 def _wants_csv(request: Request, values: dict[str, str]) -> bool:
