@@ -46,6 +46,10 @@ page_size_max = 1_000
 page_size_default = 100
 usage_range_days_max = 3_700  # ten years and change, by day
 verify_problems_max = 1_000  # a report stops listing after this many
+# Rows an export reads per statement (each in a short transaction of its own). 5,000 CSV rows
+# are about 1 MB of text; on the 10M-row databases, chunks of 5,000 exported ~25% more rows/s
+# than chunks of 1,000 (fewer statements, checkouts and thread hops per row).
+export_chunk_rows = 5_000
 
 # Alerts, events and webhooks.
 alerts_per_account_max = 50

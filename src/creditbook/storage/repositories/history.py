@@ -7,14 +7,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, select
 
-from creditbook import ids
+from creditbook import ids, limits
 from creditbook.domain.history import Bounds, HistoryFilter, Page
 from creditbook.domain.transactions import Transaction
 from creditbook.storage.repositories.ledger import TRANSACTION_COLUMNS, transaction_from_row
 from creditbook.storage.tables import transactions
 
 t = transactions.c
-EXPORT_CHUNK_ROWS = 1_000
 # What a CSV export shows, in its column order: read as plain rows, no Transaction objects.
 CSV_SOURCE = (
     t.id,
@@ -101,7 +100,7 @@ class HistoryRepository:
         query = _filtered(account_id, wanted, columns).where(t.id <= up_to_id)
         if after_id is not None:
             query = query.where(t.id > after_id)
-        query = query.order_by(t.id).limit(EXPORT_CHUNK_ROWS)
+        query = query.order_by(t.id).limit(limits.export_chunk_rows)
         return list(self.connection.execute(query).all())
 
 
