@@ -21,7 +21,7 @@ from creditbook.api.queries import (
     moment,
     single,
 )
-from creditbook.api.responses import MoneyJSONResponse, RenderedJSONResponse
+from creditbook.api.responses import MoneyJSONResponse, RenderedJSONResponse, dumps
 from creditbook.api.routing import Router
 from creditbook.api.schemas import KeyIn
 from creditbook.clock import US_PER_DAY, from_us
@@ -138,13 +138,11 @@ def transactions(request: Request, caller: CustomerCaller) -> Any:
     rows, next_cursor = services.history.page(
         account_id=caller.account_id, wanted=wanted, page=page
     )
-    body = {
-        "transactions": [render.transaction(t) for t in rows],
-        "next_cursor": next_cursor,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
-    return MoneyJSONResponse({"data": body})
+    listed = ",".join([render.transaction_json(t) for t in rows])
+    return RenderedJSONResponse(
+        f'{{"data":{{"transactions":[{listed}],"next_cursor":{dumps(next_cursor)},'
+        f'"limit":{page.limit},"offset":{page.offset}}}}}'
+    )
 
 
 def _transaction_types(book: PriceBook) -> list[str]:
@@ -152,12 +150,14 @@ def _transaction_types(book: PriceBook) -> list[str]:
 
 
 @router.endpoint("/transactions/{transaction_id}/", methods=["GET"], summary="One transaction")
-def transaction(request: Request, transaction_id: str, caller: CustomerCaller) -> MoneyJSONResponse:
+def transaction(
+    request: Request, transaction_id: str, caller: CustomerCaller
+) -> RenderedJSONResponse:
     single(request.query_params, ())
     found = services_of(request).history.get(
         account_id=caller.account_id, transaction_id=transaction_id
     )
-    return MoneyJSONResponse({"data": render.transaction(found)})
+    return RenderedJSONResponse(f'{{"data":{render.transaction_json(found)}}}')
 
 
 def may_manage_keys(caller: Caller, test: bool) -> None:

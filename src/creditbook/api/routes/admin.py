@@ -12,7 +12,7 @@ from creditbook.api import examples, render
 from creditbook.api.auth import OperatorCaller, services_of
 from creditbook.api.examples import documented
 from creditbook.api.queries import ACCOUNTS_PARAMETERS, integer, moment, single
-from creditbook.api.responses import MoneyJSONResponse
+from creditbook.api.responses import MoneyJSONResponse, RenderedJSONResponse
 from creditbook.api.routes.metering import receipt_response
 from creditbook.api.routing import Router
 from creditbook.api.schemas import (
@@ -151,7 +151,9 @@ def revoke_key(
     summary="Add credit",
     responses=documented(201, examples.RECEIPT, 400, 401, 403, 404, 409),
 )
-def grant(request: Request, account_id: str, body: GrantIn, _: OperatorCaller) -> MoneyJSONResponse:
+def grant(
+    request: Request, account_id: str, body: GrantIn, _: OperatorCaller
+) -> RenderedJSONResponse:
     receipt = services_of(request).ledger.grant(
         account_id=account_id,
         amount_micros=parse_usd(body.amount, field="amount"),
@@ -176,7 +178,7 @@ def grant(request: Request, account_id: str, body: GrantIn, _: OperatorCaller) -
 )
 def adjust(
     request: Request, account_id: str, body: AdjustmentIn, _: OperatorCaller
-) -> MoneyJSONResponse:
+) -> RenderedJSONResponse:
     receipt = services_of(request).ledger.adjust(
         account_id=account_id,
         amount_micros=parse_usd(body.amount, field="amount", allow_negative=True),
@@ -205,7 +207,7 @@ def transaction_owner(services: Services, transaction_id: str) -> str:
 )
 def refund(
     request: Request, transaction_id: str, _: OperatorCaller, body: RefundIn | None = None
-) -> MoneyJSONResponse:
+) -> RenderedJSONResponse:
     services = services_of(request)
     body = body or RefundIn()
     receipt = services.ledger.refund(

@@ -19,7 +19,7 @@ from creditbook.api import examples, render
 from creditbook.api.auth import AnyCaller, Caller, services_of
 from creditbook.api.examples import documented
 from creditbook.api.queries import single
-from creditbook.api.responses import MoneyJSONResponse, RenderedJSONResponse, dumps
+from creditbook.api.responses import RenderedJSONResponse, dumps
 from creditbook.api.routing import Router
 from creditbook.api.schemas import CancelIn, ChargeBatchIn, ChargeIn, ReserveIn, SettleIn
 from creditbook.domain.commands import Charge
@@ -51,14 +51,16 @@ def idempotency_key(body_key: str | None, header_key: str | None) -> str | None:
     return body_key or header_key
 
 
-def receipt_response(receipt: Receipt, status_code: int) -> MoneyJSONResponse:
+def receipt_response(receipt: Receipt, status_code: int) -> RenderedJSONResponse:
     headers = {}
     if receipt.test:
         headers["X-Creditbook-Mode"] = "test"
     if receipt.replayed:
         headers["Idempotent-Replayed"] = "true"
-    body = {"data": render.transaction(receipt.transaction), "meta": render.receipt_meta(receipt)}
-    return MoneyJSONResponse(body, status_code=status_code, headers=headers)
+    data, meta = render.transaction_json(receipt.transaction), dumps(render.receipt_meta(receipt))
+    return RenderedJSONResponse(
+        f'{{"data":{data},"meta":{meta}}}', status_code=status_code, headers=headers
+    )
 
 
 def observed(request: Request, kind: str, call: Callable[[], Receipt]) -> Receipt:
@@ -141,7 +143,7 @@ async def _charge(ledger: Ledger, arguments: dict[str, Any]) -> Receipt:
 )
 async def charge(
     request: Request, body: ChargeIn, caller: AnyCaller, header_key: IdempotencyHeader = None
-) -> MoneyJSONResponse:
+) -> RenderedJSONResponse:
     arguments = _metered(request, body, caller, header_key)
     ledger = services_of(request).ledger
     receipt = await observed_async(request, "charge", _charge(ledger, arguments))
@@ -235,7 +237,7 @@ def charge_batch(request: Request, body: ChargeBatchIn, caller: AnyCaller) -> Re
 )
 async def reserve(
     request: Request, body: ReserveIn, caller: AnyCaller, header_key: IdempotencyHeader = None
-) -> MoneyJSONResponse:
+) -> RenderedJSONResponse:
     arguments = _metered(request, body, caller, header_key)
     ledger = services_of(request).ledger
     receipt = await in_thread(
@@ -257,7 +259,7 @@ async def settle(
     body: SettleIn,
     caller: AnyCaller,
     _header_key: IdempotencyHeader = None,
-) -> MoneyJSONResponse:
+) -> RenderedJSONResponse:
     single(request.query_params, ())
     account_id = account_for(caller, body.account_id)
     ledger = services_of(request).ledger
@@ -284,7 +286,7 @@ async def cancel(
     caller: AnyCaller,
     body: CancelIn | None = None,
     _header_key: IdempotencyHeader = None,
-) -> MoneyJSONResponse:
+) -> RenderedJSONResponse:
     single(request.query_params, ())
     account_id = account_for(caller, body.account_id if body else None)
     ledger = services_of(request).ledger
