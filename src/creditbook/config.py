@@ -37,6 +37,15 @@ class Settings(BaseSettings):
         10_000, ge=0, le=600_000, description="How long SQLite waits for another writer's lock."
     )
     db_pool_size: int = Field(8, ge=1, le=256, description="Reader connections per process.")
+    route_threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Threads that run the plain (non-async) routes: reads, exports, the admin "
+        "API, the dashboard; at most `db_pool_size`. Unset: on SQLite, whose reads are CPU work, "
+        "the number of CPUs (at least 2), since more threads only contend for the GIL; on "
+        "PostgreSQL, `db_pool_size`, so reads can wait on the server side by side.",
+    )
     ledger_threads: int = Field(
         32,
         ge=1,

@@ -8,6 +8,7 @@ connection closes.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,18 @@ class Flusher:
         self._flush()
 
 
+def route_threads(settings: Settings, dialect_name: str) -> int:
+    """How many plain `def` routes run at once. They read the database: never more than the
+    pooled connections, so none waits for one or opens one beyond the pool. On SQLite a read
+    is CPU work, and threads beyond the CPUs only contend for the GIL: with 32 clients on
+    `/accounts/me/` on 2 cores, 2 threads served ~30% more requests than 8."""
+    wanted = settings.route_threads
+    if wanted is None:
+        sqlite = dialect_name == "sqlite"
+        wanted = max(2, os.cpu_count() or 2) if sqlite else settings.db_pool_size
+    return min(wanted, settings.db_pool_size)
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     metrics = Metrics()
 
@@ -87,9 +100,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.services, app.state.requests = services, requests
         ledger_threads = ThreadPoolExecutor(settings.ledger_threads, "creditbook-ledger")
         app.state.ledger_executor = ledger_threads
-        # Plain `def` routes read the database: no more of them at once than pooled connections,
-        # so none waits for a connection or opens one beyond the pool.
-        to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
+        limiter = to_thread.current_default_thread_limiter()
+        limiter.total_tokens = route_threads(settings, services.store.engine.dialect.name)
         flusher = Flusher(requests)
         flusher.start()
         background = start_background(services, wanted=services.settings.run_clock)
