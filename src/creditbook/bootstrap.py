@@ -99,7 +99,10 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Services:
         alerts=alerts,
         plans=Plans(store),
         clockwork=Clockwork(
-            store, ledger, expiring_window_s=settings.credits_expiring_window_days * 86_400
+            store,
+            ledger,
+            expiring_window_s=settings.credits_expiring_window_days * 86_400,
+            forecast_interval_s=settings.forecast_interval_s,
         ),
         events=Events(store),
         webhooks=Webhooks(

@@ -202,6 +202,14 @@ class Settings(BaseSettings):
     clock_interval_s: float = Field(
         30.0, gt=0, le=3600, description="Seconds between two rounds of the clock."
     )
+    forecast_interval_s: float = Field(
+        300.0,
+        gt=0,
+        le=86_400,
+        description="Seconds between two judgings of the forecast alerts: the clock's first "
+        "round after this long judges them all (each reads its account's usage). The other "
+        "jobs run every round.",
+    )
 
     @model_validator(mode="after")
     def _amounts_are_exact(self) -> Settings:

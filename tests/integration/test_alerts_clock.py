@@ -196,6 +196,25 @@ def test_the_clock_opens_a_write_transaction_only_when_it_has_something_to_write
     assert len(events_of(quiet, account.id, ev.ALERT_TRIGGERED)) == 1
 
 
+def test_the_clocks_loop_judges_forecasts_once_per_forecast_interval(
+    quiet: Services, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    judged: list[int] = []
+    judge = quiet.clockwork.judge_forecasts
+    monkeypatch.setattr(quiet.clockwork, "judge_forecasts", lambda: judged.append(1) or judge())
+    expired: list[int] = []
+    expire = quiet.ledger.expire_all
+    monkeypatch.setattr(quiet.ledger, "expire_all", lambda: expired.append(1) or expire())
+    for _ in range(10):  # rounds 30 s apart over 300 s: the default forecast interval
+        quiet.clockwork.next_round()
+        clock.advance(30 * 1_000_000)
+    assert (len(judged), len(expired)) == (1, 10)
+    quiet.clockwork.next_round()  # 300 s after the first judging
+    assert (len(judged), len(expired)) == (2, 11)
+    quiet.clockwork.run_once()  # `creditbook worker --once`: everything, now
+    assert (len(judged), len(expired)) == (3, 12)
+
+
 def plan_grants(services: Services, account_id: str) -> list[tuple[int, int]]:
     g = grants.c
     query = (
