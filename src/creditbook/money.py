@@ -68,8 +68,9 @@ def to_decimal(micros: int) -> Decimal:
 def format_usd(micros: int) -> str:
     """Exact decimal text of an amount, e.g. `-0.5`, `12`, `0.000001`; never exponent form:
     the digits `to_decimal` gives, from integer arithmetic (it is on the batch API's path)."""
-    fixed = format_usd_fixed(micros)
-    return fixed[:-7] if fixed.endswith(".000000") else fixed.rstrip("0")
+    whole, frac = divmod(-micros if micros < 0 else micros, limits.MICROS_PER_USD)
+    sign = "-" if micros < 0 else ""
+    return f"{sign}{whole}.{frac:06d}".rstrip("0") if frac else f"{sign}{whole}"
 
 
 def format_usd_fixed(micros: int) -> str:

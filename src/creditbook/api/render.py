@@ -200,14 +200,17 @@ def usage_json(report: UsageReport, label: str) -> str:
 
 def bucket_json(bucket: Bucket) -> str:
     """One bucket of the usage series as JSON text (see `usage_json`)."""
-    ordered = [(_json_key(op), f) for op, f in sorted(bucket.breakdown.items())]
-    credits = ",".join([f"{op}:{format_usd(f.spend_micros)}" for op, f in ordered])
-    units = ",".join([f"{op}:{f.units}" for op, f in ordered])
-    requests = ",".join([f"{op}:{f.charges}" for op, f in ordered])
+    credits, units, requests = [], [], []
+    for operation, f in sorted(bucket.breakdown.items()):
+        key = _json_key(operation)
+        credits.append(f"{key}:{format_usd(f.spend_micros)}")
+        units.append(f"{key}:{f.units}")
+        requests.append(f"{key}:{f.charges}")
     return (
         f'{{"start":"{bucket.start.isoformat()}","end":"{_last_day(bucket.end)}",'
         f'"total_credits":{format_usd(bucket.total.spend_micros)},'
-        f'"breakdown":{{{credits}}},"units":{{{units}}},"requests":{{{requests}}}}}'
+        f'"breakdown":{{{",".join(credits)}}},"units":{{{",".join(units)}}},'
+        f'"requests":{{{",".join(requests)}}}}}'
     )
 
 
