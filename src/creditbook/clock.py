@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 US_PER_S = 1_000_000
@@ -54,6 +54,16 @@ def from_us(at_us: int) -> datetime:
     """The aware UTC datetime of a microsecond timestamp."""
     seconds, micros = divmod(at_us, US_PER_S)
     return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
+
+
+_EPOCH_NAIVE = datetime(1970, 1, 1)  # noqa: DTZ001 - naive on purpose: see iso_z
+
+
+def iso_z(at_us: int) -> str:
+    """`2026-05-15T10:30:00Z`, with microseconds when there are any: a timestamp as API
+    answers, events and CSV exports show it. Naive arithmetic: an aware datetime's isoformat
+    asks its zone for the offset, which costs about half again as much per value."""
+    return (_EPOCH_NAIVE + timedelta(microseconds=at_us)).isoformat() + "Z"
 
 
 def month_start_us(at_us: int) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 from simplejson.encoder import encode_basestring
 
 from creditbook.api.responses import dumps
-from creditbook.clock import from_us
+from creditbook.clock import iso_z
 from creditbook.domain.accounts import ApiKey
 from creditbook.domain.alerts import Alert
 from creditbook.domain.grants import TRANSACTION_TYPE, GrantKind
@@ -45,9 +45,7 @@ def usd_or_none(micros: int | None) -> Decimal | None:
 
 def when(at_us: int | None) -> str | None:
     """`2026-05-15T10:30:00Z`, with microseconds when there are any."""
-    if at_us is None:
-        return None
-    return from_us(at_us).isoformat().replace("+00:00", "Z")
+    return None if at_us is None else iso_z(at_us)
 
 
 def date_time(moment: datetime) -> str:

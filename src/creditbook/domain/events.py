@@ -7,11 +7,10 @@ receiver can drop the copies that at-least-once delivery may bring.
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any, NamedTuple
 
 from creditbook import ids
-from creditbook.clock import from_us
+from creditbook.clock import iso_z
 from creditbook.money import to_decimal
 
 ALERT_TRIGGERED = "balance.alert.triggered"
@@ -67,9 +66,7 @@ def usd(micros: int | None) -> Any:
 
 def timestamp(at_us: int | None) -> str | None:
     """Times in an event: ISO 8601 in UTC with a `Z`."""
-    if at_us is None:
-        return None
-    return from_us(at_us).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return None if at_us is None else iso_z(at_us)
 
 
 def envelope(event: Event) -> dict[str, Any]:

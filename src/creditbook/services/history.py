@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
+from creditbook.clock import iso_z
 from creditbook.domain.history import CSV_COLUMNS, HistoryFilter, Page, csv_text, encode_cursor
 from creditbook.domain.transactions import Transaction
 from creditbook.errors import NotFound
@@ -61,14 +61,8 @@ class History:
         return self._store.engine.connect()
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def _iso(at_us: int | None) -> str:
-    """`2026-11-25T10:00:00.123456Z`: the "+00:00" an aware UTC isoformat ends with, as Z."""
-    if at_us is None:
-        return ""
-    return (_EPOCH + timedelta(microseconds=at_us)).isoformat()[:-6] + "Z"
+    return "" if at_us is None else iso_z(at_us)
 
 
 _SPECIAL = re.compile(r'[,"\r\n]')
