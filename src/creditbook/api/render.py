@@ -3,7 +3,6 @@ ISO 8601 in UTC with a `Z`, field names as in Generect's account API plus credit
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -200,7 +199,7 @@ def bucket_json(bucket: Bucket) -> str:
     """One bucket of the usage series as JSON text (see `usage_json`)."""
     credits, units, requests = [], [], []
     for operation, f in sorted(bucket.breakdown.items()):
-        key = _json_key(operation)
+        key = encode_basestring(operation)
         credits.append(f"{key}:{format_usd(f.spend_micros)}")
         units.append(f"{key}:{f.units}")
         requests.append(f"{key}:{f.charges}")
@@ -210,11 +209,6 @@ def bucket_json(bucket: Bucket) -> str:
         f'"breakdown":{{{",".join(credits)}}},"units":{{{",".join(units)}}},'
         f'"requests":{{{",".join(requests)}}}}}'
     )
-
-
-@functools.lru_cache(maxsize=256)
-def _json_key(name: str) -> str:
-    return dumps(name)
 
 
 def key(k: ApiKey) -> dict[str, Any]:

@@ -187,18 +187,9 @@ def fold(
     for index, bucket in enumerate(series):
         for n in range((bucket.start - EPOCH).days, (bucket.end - EPOCH).days):
             index_of[n] = index
-    sums: dict[str, list[int]] = {}  # the total's breakdown, made Figures once at the end
     for day_number, operation, spend, units, charges in rows:
         assert day_number in index_of, f"day {day_number} is outside the report"
         series[index_of[day_number]].add(operation, spend, units, charges)
-        found = sums.get(operation)
-        if found is None:
-            sums[operation] = [spend, units, charges]
-        else:
-            found[0] += spend
-            found[1] += units
-            found[2] += charges
-    for operation, (spend, units, charges) in sums.items():
         total.add(operation, spend, units, charges)
     return UsageReport(start, end, zone.key, period, total, series)
 
