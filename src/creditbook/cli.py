@@ -22,7 +22,7 @@ import typer
 from creditbook import tools
 from creditbook.background import start_background
 from creditbook.bootstrap import Services, build
-from creditbook.clock import from_us, to_us
+from creditbook.clock import iso_z, to_us
 from creditbook.config import Settings
 from creditbook.domain.alerts import Alert, AlertSpec
 from creditbook.domain.events import envelope
@@ -99,7 +99,8 @@ def _moment(value: str | None, field: str) -> int | None:
 
 
 def _when(at_us: int | None) -> str | None:
-    return None if at_us is None else from_us(at_us).isoformat()
+    """A timestamp as the API writes it (`...Z`), so scripts parse one format."""
+    return None if at_us is None else iso_z(at_us)
 
 
 # Database

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
@@ -88,3 +89,14 @@ def test_keys_create_prints_the_secret_once_in_json(db_url: str) -> None:
     listed = run(db_url, "keys", "list", account_id, "--json")
     assert secret not in listed.stdout
     assert json.loads(listed.stdout)[0]["test"] is True
+
+
+def test_json_output_writes_timestamps_as_the_api_does_in_utc_with_z(db_url: str) -> None:
+    account = json.loads(
+        run(db_url, "accounts", "create", "--email", "t@example.com", "--json").stdout
+    )
+    run(db_url, "keys", "create", account["id"], "--json")
+    key = json.loads(run(db_url, "keys", "list", account["id"], "--json").stdout)[0]
+    for stamp in (account["created_at"], key["created_at"]):
+        assert stamp.endswith("Z") and "+00:00" not in stamp, stamp
+        assert datetime.fromisoformat(stamp.replace("Z", "+00:00")).utcoffset() == timedelta(0)
