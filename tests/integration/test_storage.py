@@ -4,7 +4,9 @@ reports a ledger that was tampered with."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,8 +15,12 @@ from sqlalchemy import Engine, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
 from creditbook.bootstrap import Services, build
+from creditbook.domain.transactions import Receipt
 from creditbook.errors import SchemaNotMigrated
+from creditbook.services.ledger import charge_command
+from creditbook.storage.engine import is_sqlite
 from creditbook.storage.migrate import downgrade, upgrade
+from creditbook.storage.repositories.ledger import LedgerRepository
 from creditbook.storage.tables import accounts, metadata
 from tests.conftest import engine_at, make_settings
 
@@ -128,3 +134,69 @@ def test_migration_0006_drops_the_open_grants_index_and_its_downgrade_restores_i
         assert upgrade(engine, "0006") == "0006"
         assert "ix_grants_open" not in _grant_indexes(engine)
         assert "ix_grants_expiry" in _grant_indexes(engine)
+
+
+def test_a_batch_writes_its_transactions_in_one_statement_on_postgresql(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL takes one array per column, whatever the batch's size; SQLite a VALUES list
+    per power-of-two chunk (40 rows: 32 + 8)."""
+    owners = [services.accounts.create(email=f"b{i}@example.com").id for i in range(5)]
+    for owner in owners:
+        services.ledger.grant(account_id=owner, amount_micros=100_000_000)
+    inserts: list[str] = []
+    original = LedgerRepository._rows
+
+    class Counting:
+        def __init__(self, cursor: Any) -> None:
+            self.cursor = cursor
+
+        def execute(self, sql: str, params: object = None) -> object:
+            if sql.startswith("INSERT INTO transactions"):
+                inserts.append(sql)
+            return self.cursor.execute(sql, params)
+
+    def counting(repo: LedgerRepository, kind: str, rows: Sequence[Sequence[object]]) -> None:
+        real = repo.cursor
+        repo.cursor = Counting(real)
+        try:
+            original(repo, kind, rows)
+        finally:
+            repo.cursor = real
+
+    monkeypatch.setattr(LedgerRepository, "_rows", counting)
+    commands = [
+        charge_command(account_id=owners[i % 5], operation="search_database", units=1)
+        for i in range(40)
+    ]
+    outcomes = services.ledger.charge_many(commands)
+    assert all(isinstance(outcome, Receipt) for outcome in outcomes)
+    assert len(inserts) == (2 if is_sqlite(services.store.engine) else 1)
+    assert services.verifier.verify().ok
+
+
+def test_text_with_quotes_commas_braces_and_backslashes_is_stored_exactly(
+    services: Services,
+) -> None:
+    """What a caller sends is written byte for byte, through PostgreSQL's arrays too."""
+    account = services.accounts.create(email="q@example.com")
+    services.ledger.grant(account_id=account.id, amount_micros=10_000_000)
+    awkward = 'a,"b"{c}\\d\'e;NULL'
+    details = {"note": 'x,"y"}{\\ z', "empty": "", "null": None, "nested": ["{", "}"]}
+    receipts = [
+        services.ledger.charge(
+            account_id=account.id,
+            operation="search_database",
+            units=1,
+            idempotency_key=f"{awkward}-{n}",
+            request_id=awkward,
+            details=details,
+        )
+        for n in range(2)
+    ]
+    for receipt in receipts:
+        stored = services.history.get(account_id=account.id, transaction_id=receipt.transaction.id)
+        assert stored.idempotency_key == receipt.transaction.idempotency_key
+        assert stored.request_id == awkward
+        assert stored.details == details
+        assert stored.note is None and stored.reverses_id is None

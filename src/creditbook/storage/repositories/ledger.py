@@ -4,8 +4,9 @@ Every statement is a SQLAlchemy Core construct, compiled once per dialect into S
 positional parameters (`Sql`), and run through the DBAPI cursor of the writer's connection,
 inside the transaction SQLAlchemy began. This path runs for every charge, and building or
 processing parameters through SQLAlchemy's execution layer costs several times what SQLite
-spends executing the statement (see docs/benchmarks.md). Rows go out as `executemany` of
-tuples: one statement per table per batch, whatever the number of commands in it.
+spends executing the statement (see docs/benchmarks.md). Rows go out as multi-row statements:
+on SQLite a VALUES list of a power-of-two number of rows; on PostgreSQL one array parameter
+per column, unnested in step, so one statement per table per batch, whatever its size.
 
 Every statement filters by `account_id`. `IN` lists are compiled for a power-of-two number of
 values and padded by repeating the last one, so a handful of compiled variants serve any batch.
@@ -34,6 +35,7 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
@@ -111,12 +113,38 @@ def _in_list(prefix: str, size: int) -> list[Any]:
 ROWS_PER_STATEMENT_MAX = 256  # rows one multi-row write carries; a power of two
 
 
+# The size a PostgreSQL write is compiled for: it takes one array per column, of any length.
+# (A multi-row VALUES list costs PostgreSQL about three times as much per row: each value is a
+# parameter of its own, bound and typed one by one.)
+COLUMNAR = 0
+
+
 def _row_params(names: Sequence[str], size: int) -> list[str]:
     return [f"{name}_{i}" for i in range(size) for name in names]
 
 
-def _insert_rows(table: Any, size: int) -> tuple[Any, tuple[str, ...]]:
+def _unnested(table: Any, names: Sequence[str]) -> Any:
+    """`SELECT unnest(CAST(:a AS type[])) AS a, ...`: the rows of one array per column."""
+    return select(
+        *[func.unnest(cast(bindparam(n), ARRAY(table.c[n].type))).label(n) for n in names]
+    )
+
+
+def _batch_rows(table: Any, names: Sequence[str], size: int, pg: bool) -> Any:
+    """The batch's rows as a table `v` to join: arrays unnested on PostgreSQL, a VALUES list of
+    `size` rows on SQLite."""
+    if pg:
+        return _unnested(table, names).cte("v")
+    data = values(*[column(n) for n in names], name="v").data(
+        [tuple(bindparam(f"{n}_{i}") for n in names) for i in range(size)]
+    )
+    return data.cte("v")
+
+
+def _insert_rows(table: Any, size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
     names = tuple(c.name for c in table.c)
+    if pg:
+        return insert(table).from_select(names, _unnested(table, names)), names
     rows: list[dict[str, Any]] = [{n: bindparam(f"{n}_{i}") for n in names} for i in range(size)]
     return insert(table).values(rows), names
 
@@ -126,20 +154,6 @@ USAGE_CUMS = ("cum_spend_micros", "cum_units", "cum_charges")
 USAGE_SERIES = ("account_id", "operation", "api_key_id")
 ZERO: Any = literal_column("0")  # inline, not a parameter of the compiled row-by-row writes
 ONE: Any = literal_column("1")
-
-
-def _usage_values(names: Sequence[str], size: int, pg: bool) -> Any:
-    """`WITH v(names...) AS (VALUES ...)`: the batch's usage rows, as a table to join."""
-
-    def value(name: str, i: int) -> Any:
-        param: Any = bindparam(f"{name}_{i}")
-        # PostgreSQL types a bare VALUES list as text: say what each column is.
-        return cast(param, usage_buckets.c[name].type) if pg else param
-
-    data = values(*[column(n) for n in names], name="v").data(
-        [tuple(value(n, i) for n in names) for i in range(size)]
-    )
-    return data.cte("v")
 
 
 def _same_series(a: Any, b: Any) -> Any:
@@ -168,7 +182,7 @@ def _upsert_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
     cum columns at the series' latest earlier bucket's, plus the delta. (Deltas of the same
     batch into earlier buckets of the series are added by `_carry_usage_rows`.)"""
     names = (*USAGE_KEY, *USAGE_DELTAS)
-    v = _usage_values(names, size, pg)
+    v = _batch_rows(usage_buckets, names, size, pg)
     pairs = tuple(zip(USAGE_DELTAS, USAGE_CUMS, strict=True))
     rows = select(*[v.c[n] for n in names], *[_prior_cum(v, c) + v.c[n] for n, c in pairs]).where(
         true()
@@ -190,7 +204,7 @@ def _carry_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
     A bucket later than several of the batch's rows joins each of them, and both databases
     then update it once; its SET sums every earlier delta of the batch, whichever row joined."""
     names = (*USAGE_KEY, *USAGE_DELTAS)
-    v = _usage_values(names, size, pg)
+    v = _batch_rows(usage_buckets, names, size, pg)
     joined, u = v.alias("w"), usage_buckets
 
     def carried(name: str) -> Any:
@@ -209,10 +223,10 @@ def _carry_usage_rows(size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
 def _update_rows(
     table: Any, keys: Sequence[str], fields: Sequence[str], size: int, pg: bool
 ) -> tuple[Any, tuple[str, ...]]:
-    """`WITH v(keys..., fields...) AS (VALUES ...) UPDATE table SET ... FROM v WHERE keys`;
-    for one row, the plain `UPDATE ... SET ... WHERE keys` (a third of the cost in SQLite)."""
+    """`WITH v(keys..., fields...) AS (...) UPDATE table SET ... FROM v WHERE keys`; for one
+    row on SQLite, the plain `UPDATE ... SET ... WHERE keys` (a third of the cost there)."""
     names = (*keys, *fields)
-    if size == 1:
+    if size == 1 and not pg:
         single = (
             update(table)
             .values({f: bindparam(f"{f}_0") for f in fields})
@@ -220,15 +234,7 @@ def _update_rows(
         )
         return single, names
 
-    def value(name: str, i: int) -> Any:
-        param: Any = bindparam(f"{name}_{i}")
-        # PostgreSQL types a bare VALUES list as text: say what each column is.
-        return cast(param, table.c[name].type) if pg else param
-
-    data = values(*[column(n) for n in names], name="v").data(
-        [tuple(value(n, i) for n in names) for i in range(size)]
-    )
-    rows = data.cte("v")
+    rows = _batch_rows(table, names, size, pg)
     statement = (
         update(table)
         .values({f: rows.c[f] for f in fields})
@@ -260,10 +266,10 @@ TRANSACTION_CHANGES = (
 PAIR = ("account_id", "id")
 
 _WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
-    "insert_grant": lambda n, _pg: _insert_rows(grants, n),
-    "insert_transaction": lambda n, _pg: _insert_rows(transactions, n),
-    "insert_entry": lambda n, _pg: _insert_rows(journal_entries, n),
-    "insert_idempotency": lambda n, _pg: _insert_rows(idempotency_records, n),
+    "insert_grant": lambda n, pg: _insert_rows(grants, n, pg),
+    "insert_transaction": lambda n, pg: _insert_rows(transactions, n, pg),
+    "insert_entry": lambda n, pg: _insert_rows(journal_entries, n, pg),
+    "insert_idempotency": lambda n, pg: _insert_rows(idempotency_records, n, pg),
     "upsert_usage": _upsert_usage_rows,
     "carry_usage": _carry_usage_rows,
     "update_account": lambda n, pg: _update_rows(accounts, ("id",), ACCOUNT_FIELDS, n, pg),
@@ -277,9 +283,12 @@ _WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
 @functools.lru_cache(maxsize=512)
 def compiled_write(dialect_name: str, kind: str, size: int) -> Sql:
     """A write of `size` rows, compiled once per process (a pure function of its arguments)."""
-    construct, names = _WRITES[kind](size, dialect_name != "sqlite")
-    sql = Sql(construct, positional_dialect(dialect_name)).check(*_row_params(names, size))
-    assert size == 1 or sql.positions is None, "multi-row parameters must bind row by row"
+    pg = dialect_name != "sqlite"
+    assert pg == (size == COLUMNAR), "PostgreSQL writes are columnar, SQLite's row by row"
+    construct, names = _WRITES[kind](size, pg)
+    sql = Sql(construct, positional_dialect(dialect_name))
+    sql.check(*(names if pg else _row_params(names, size)))
+    assert size == 1 or sql.positions is None, "multi-row parameters must bind in order"
     return sql
 
 
@@ -298,6 +307,7 @@ class LedgerStatements:
     def __init__(self, dialect_name: str) -> None:
         self.dialect_name = dialect_name
         self.dialect = positional_dialect(dialect_name)
+        self.columnar = dialect_name != "sqlite"  # writes take one array per column
 
     def read(self, kind: str, size: int) -> Sql:
         return compiled_read(self.dialect_name, kind, size)
@@ -507,7 +517,7 @@ class LedgerRepository:
         carried before the next is written: a new bucket starts from the running totals as
         they stand, which must already hold every delta written before it."""
         rows = [(*key, *totals) for key, totals in usage.items()]
-        for piece in _pieces(rows):
+        for piece in [rows] if self.s.columnar else _pieces(rows):
             self._rows("upsert_usage", piece)
             self._rows("carry_usage", piece)
 
@@ -515,7 +525,13 @@ class LedgerRepository:
         self._rows("insert_idempotency", list(records))
 
     def _rows(self, kind: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Write the rows in chunks whose sizes are powers of two (few compiled variants)."""
+        """Write the rows: on PostgreSQL in one statement of one array per column; on SQLite in
+        chunks whose sizes are powers of two (few compiled variants)."""
+        if self.s.columnar:
+            if rows:
+                sql = self.s.write(kind, COLUMNAR)
+                self.cursor.execute(sql.text, [list(cells) for cells in zip(*rows, strict=True)])
+            return
         done, total = 0, len(rows)
         while done < total:
             size = min(1 << ((total - done).bit_length() - 1), ROWS_PER_STATEMENT_MAX)
