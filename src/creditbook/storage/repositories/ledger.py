@@ -5,8 +5,8 @@ positional parameters (`Sql`), and run through the DBAPI cursor of the writer's 
 inside the transaction SQLAlchemy began. This path runs for every charge, and building or
 processing parameters through SQLAlchemy's execution layer costs several times what SQLite
 spends executing the statement (see docs/benchmarks.md). Rows go out as multi-row statements:
-on SQLite a VALUES list of a power-of-two number of rows; on PostgreSQL one array parameter
-per column, unnested in step, so one statement per table per batch, whatever its size.
+VALUES lists of a power-of-two number of rows; on PostgreSQL, from four rows on, one statement
+per table whatever the batch's size, with one array parameter per column, unnested in step.
 
 Every statement filters by `account_id`. `IN` lists are compiled for a power-of-two number of
 values and padded by repeating the last one, so a handful of compiled variants serve any batch.
@@ -113,10 +113,13 @@ def _in_list(prefix: str, size: int) -> list[Any]:
 ROWS_PER_STATEMENT_MAX = 256  # rows one multi-row write carries; a power of two
 
 
-# The size a PostgreSQL write is compiled for: it takes one array per column, of any length.
-# (A multi-row VALUES list costs PostgreSQL about three times as much per row: each value is a
-# parameter of its own, bound and typed one by one.)
+# PostgreSQL writes of COLUMNAR_ROWS_MIN rows or more are compiled for "size" COLUMNAR: one
+# array parameter per column, of any length. A multi-row VALUES list costs PostgreSQL about
+# three times as much per row (each value a parameter of its own, bound and typed one by one),
+# but below four rows the arrays' fixed cost (unnest, casts) is the larger: a one-row write
+# took 0.24 ms as VALUES against 0.37 ms as arrays, 16 rows 1.1 against 0.7 ms.
 COLUMNAR = 0
+COLUMNAR_ROWS_MIN = 4
 
 
 def _row_params(names: Sequence[str], size: int) -> list[str]:
@@ -131,19 +134,25 @@ def _unnested(table: Any, names: Sequence[str]) -> Any:
 
 
 def _batch_rows(table: Any, names: Sequence[str], size: int, pg: bool) -> Any:
-    """The batch's rows as a table `v` to join: arrays unnested on PostgreSQL, a VALUES list of
-    `size` rows on SQLite."""
-    if pg:
+    """The batch's rows as a table `v` to join: arrays unnested (`size` COLUMNAR), else a
+    VALUES list of `size` rows."""
+    if size == COLUMNAR:
         return _unnested(table, names).cte("v")
+
+    def value(name: str, i: int) -> Any:
+        param: Any = bindparam(f"{name}_{i}")
+        # PostgreSQL types a bare VALUES list as text: say what each column is.
+        return cast(param, table.c[name].type) if pg else param
+
     data = values(*[column(n) for n in names], name="v").data(
-        [tuple(bindparam(f"{n}_{i}") for n in names) for i in range(size)]
+        [tuple(value(n, i) for n in names) for i in range(size)]
     )
     return data.cte("v")
 
 
-def _insert_rows(table: Any, size: int, pg: bool) -> tuple[Any, tuple[str, ...]]:
+def _insert_rows(table: Any, size: int) -> tuple[Any, tuple[str, ...]]:
     names = tuple(c.name for c in table.c)
-    if pg:
+    if size == COLUMNAR:
         return insert(table).from_select(names, _unnested(table, names)), names
     rows: list[dict[str, Any]] = [{n: bindparam(f"{n}_{i}") for n in names} for i in range(size)]
     return insert(table).values(rows), names
@@ -224,9 +233,9 @@ def _update_rows(
     table: Any, keys: Sequence[str], fields: Sequence[str], size: int, pg: bool
 ) -> tuple[Any, tuple[str, ...]]:
     """`WITH v(keys..., fields...) AS (...) UPDATE table SET ... FROM v WHERE keys`; for one
-    row on SQLite, the plain `UPDATE ... SET ... WHERE keys` (a third of the cost there)."""
+    row, the plain `UPDATE ... SET ... WHERE keys` (a third of the cost in SQLite)."""
     names = (*keys, *fields)
-    if size == 1 and not pg:
+    if size == 1:
         single = (
             update(table)
             .values({f: bindparam(f"{f}_0") for f in fields})
@@ -266,10 +275,10 @@ TRANSACTION_CHANGES = (
 PAIR = ("account_id", "id")
 
 _WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
-    "insert_grant": lambda n, pg: _insert_rows(grants, n, pg),
-    "insert_transaction": lambda n, pg: _insert_rows(transactions, n, pg),
-    "insert_entry": lambda n, pg: _insert_rows(journal_entries, n, pg),
-    "insert_idempotency": lambda n, pg: _insert_rows(idempotency_records, n, pg),
+    "insert_grant": lambda n, _pg: _insert_rows(grants, n),
+    "insert_transaction": lambda n, _pg: _insert_rows(transactions, n),
+    "insert_entry": lambda n, _pg: _insert_rows(journal_entries, n),
+    "insert_idempotency": lambda n, _pg: _insert_rows(idempotency_records, n),
     "upsert_usage": _upsert_usage_rows,
     "carry_usage": _carry_usage_rows,
     "update_account": lambda n, pg: _update_rows(accounts, ("id",), ACCOUNT_FIELDS, n, pg),
@@ -284,10 +293,10 @@ _WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
 def compiled_write(dialect_name: str, kind: str, size: int) -> Sql:
     """A write of `size` rows, compiled once per process (a pure function of its arguments)."""
     pg = dialect_name != "sqlite"
-    assert pg == (size == COLUMNAR), "PostgreSQL writes are columnar, SQLite's row by row"
+    assert pg or size != COLUMNAR, "SQLite's writes are VALUES lists"
     construct, names = _WRITES[kind](size, pg)
     sql = Sql(construct, positional_dialect(dialect_name))
-    sql.check(*(names if pg else _row_params(names, size)))
+    sql.check(*(names if size == COLUMNAR else _row_params(names, size)))
     assert size == 1 or sql.positions is None, "multi-row parameters must bind in order"
     return sql
 
@@ -517,7 +526,8 @@ class LedgerRepository:
         carried before the next is written: a new bucket starts from the running totals as
         they stand, which must already hold every delta written before it."""
         rows = [(*key, *totals) for key, totals in usage.items()]
-        for piece in [rows] if self.s.columnar else _pieces(rows):
+        columnar = self.s.columnar and len(rows) >= COLUMNAR_ROWS_MIN
+        for piece in [rows] if columnar else _pieces(rows):
             self._rows("upsert_usage", piece)
             self._rows("carry_usage", piece)
 
@@ -525,12 +535,11 @@ class LedgerRepository:
         self._rows("insert_idempotency", list(records))
 
     def _rows(self, kind: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Write the rows: on PostgreSQL in one statement of one array per column; on SQLite in
-        chunks whose sizes are powers of two (few compiled variants)."""
-        if self.s.columnar:
-            if rows:
-                sql = self.s.write(kind, COLUMNAR)
-                self.cursor.execute(sql.text, [list(cells) for cells in zip(*rows, strict=True)])
+        """Write the rows: on PostgreSQL, four or more in one statement of one array per column;
+        else in chunks whose sizes are powers of two (few compiled variants)."""
+        if self.s.columnar and len(rows) >= COLUMNAR_ROWS_MIN:
+            sql = self.s.write(kind, COLUMNAR)
+            self.cursor.execute(sql.text, [list(cells) for cells in zip(*rows, strict=True)])
             return
         done, total = 0, len(rows)
         while done < total:
