@@ -15,6 +15,17 @@ from sqlalchemy import Engine, inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
 from creditbook.bootstrap import Services, build
+from creditbook.domain.commands import (
+    AddGrant,
+    Adjust,
+    AnyCommand,
+    Cancel,
+    Charge,
+    Refund,
+    Reserve,
+    Settle,
+)
+from creditbook.domain.grants import GrantKind
 from creditbook.domain.transactions import Receipt
 from creditbook.errors import SchemaNotMigrated
 from creditbook.services.ledger import charge_command
@@ -200,3 +211,37 @@ def test_text_with_quotes_commas_braces_and_backslashes_is_stored_exactly(
         assert stored.request_id == awkward
         assert stored.details == details
         assert stored.note is None and stored.reverses_id is None
+
+
+def test_batches_of_every_kind_of_command_keep_every_invariant(services: Services) -> None:
+    """Several rows per table in each write (PostgreSQL's array path from four rows on):
+    grants, reservations, settlements and cancellations, charges, refunds and adjustments."""
+    owners = [services.accounts.create(email=f"m{i}@example.com").id for i in range(6)]
+
+    def run(commands: Sequence[AnyCommand]) -> list[Receipt]:
+        outcomes = services.store.submit(commands)
+        assert all(isinstance(o, Receipt) for o in outcomes), outcomes
+        return [o for o in outcomes if isinstance(o, Receipt)]
+
+    run([AddGrant(a, 50_000_000, GrantKind.PURCHASE, idempotency_key=f"g-{a}") for a in owners])
+    held = run(
+        [
+            Reserve(a, "search_database", 10, 600, idempotency_key=f"r-{a}-{k}", details={"k": k})
+            for a in owners
+            for k in range(2)
+        ]
+    )
+    run(
+        [
+            Settle(r.transaction.account_id, r.transaction.id, 7)
+            if n % 2 == 0
+            else Cancel(r.transaction.account_id, r.transaction.id)
+            for n, r in enumerate(held)
+        ]
+    )
+    charged = run([Charge(a, "enrich_database", 3, request_id=f"q-{a}") for a in owners * 3])
+    run([Refund(c.transaction.account_id, c.transaction.id, None, "oops") for c in charged[::2]])
+    run([Adjust(a, amount, "fix") for a in owners for amount in (-1_000_000, 2_000_000)])
+    report = services.verifier.verify()
+    assert report.ok, report.problems
+    assert report.accounts_checked == len(owners)
