@@ -526,42 +526,39 @@ class LedgerRepository:
         carried before the next is written: a new bucket starts from the running totals as
         they stand, which must already hold every delta written before it."""
         rows = [(*key, *totals) for key, totals in usage.items()]
-        columnar = self.s.columnar and len(rows) >= COLUMNAR_ROWS_MIN
-        for piece in [rows] if columnar else _pieces(rows):
-            self._rows("upsert_usage", piece)
-            self._rows("carry_usage", piece)
+        for size, piece in self._pieces(rows):
+            self._write(kind="upsert_usage", size=size, rows=piece)
+            self._write(kind="carry_usage", size=size, rows=piece)
 
     def insert_idempotency(self, records: Iterable[IdempotencyRecord]) -> None:
         self._rows("insert_idempotency", list(records))
 
     def _rows(self, kind: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Write the rows: on PostgreSQL, four or more in one statement of one array per column;
-        else in chunks whose sizes are powers of two (few compiled variants)."""
+        for size, piece in self._pieces(rows):
+            self._write(kind=kind, size=size, rows=piece)
+
+    def _pieces(self, rows: Sequence[Sequence[Any]]) -> list[tuple[int, Sequence[Sequence[Any]]]]:
+        """The statements the rows are written in, each as (compiled size, its rows): on
+        PostgreSQL, four rows or more in one statement of one array per column (COLUMNAR);
+        otherwise chunks whose sizes are powers of two (few compiled variants)."""
         if self.s.columnar and len(rows) >= COLUMNAR_ROWS_MIN:
-            sql = self.s.write(kind, COLUMNAR)
-            self.cursor.execute(sql.text, [list(cells) for cells in zip(*rows, strict=True)])
-            return
-        done, total = 0, len(rows)
-        while done < total:
-            size = min(1 << ((total - done).bit_length() - 1), ROWS_PER_STATEMENT_MAX)
-            sql = self.s.write(kind, size)
-            chunk = rows[done : done + size]
-            if sql.positions is None:
-                params = [value for row in chunk for value in row]
-            else:  # a one-row UPDATE lists its SET values before its keys
-                params = [chunk[0][i] for i in sql.positions]
-            self.cursor.execute(sql.text, params)
+            return [(COLUMNAR, rows)]
+        pieces, done = [], 0
+        while done < len(rows):
+            size = min(1 << ((len(rows) - done).bit_length() - 1), ROWS_PER_STATEMENT_MAX)
+            pieces.append((size, rows[done : done + size]))
             done += size
+        return pieces
 
-
-def _pieces(rows: Sequence[Sequence[Any]]) -> list[Sequence[Sequence[Any]]]:
-    """The rows cut as `_rows` cuts them (powers of two, at most ROWS_PER_STATEMENT_MAX)."""
-    pieces, done = [], 0
-    while done < len(rows):
-        size = min(1 << ((len(rows) - done).bit_length() - 1), ROWS_PER_STATEMENT_MAX)
-        pieces.append(rows[done : done + size])
-        done += size
-    return pieces
+    def _write(self, *, kind: str, size: int, rows: Sequence[Sequence[Any]]) -> None:
+        sql = self.s.write(kind, size)
+        if size == COLUMNAR:
+            params: list[Any] = [list(cells) for cells in zip(*rows, strict=True)]
+        elif sql.positions is None:
+            params = [value for row in rows for value in row]
+        else:  # a one-row UPDATE lists its SET values before its keys
+            params = [rows[0][i] for i in sql.positions]
+        self.cursor.execute(sql.text, params)
 
 
 # Where each of Transaction's fields sits in a row of the table (pages of history build a
