@@ -98,6 +98,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         services = build(settings, clock=clock)
         requests = RequestLog(services.store)
         app.state.services, app.state.requests = services, requests
+        services.store.writer.observe(metrics.observe_commit)
         ledger_threads = ThreadPoolExecutor(settings.ledger_threads, "creditbook-ledger")
         app.state.ledger_executor = ledger_threads
         limiter = to_thread.current_default_thread_limiter()

@@ -62,6 +62,7 @@ from creditbook.storage.unit_of_work import DriverUnitOfWork
 log = logging.getLogger("creditbook.writer")
 
 Result = Outcome | CreditbookError
+CommitObserver = Callable[[float, int], object]  # (seconds the COMMIT took, commands)
 KEYED = (Charge, Reserve, AddGrant, Adjust, Refund, Renew)
 DEPLETED = "depleted"  # the notice that marks an account as told it ran out
 
@@ -214,6 +215,14 @@ class Writer:
         self._pump_wanted = threading.Condition(self._mutex)
         self._pump_due = False
         self.transactions_committed = 0
+        self._observers: tuple[CommitObserver, ...] = ()
+
+    def observe(self, observer: CommitObserver) -> None:
+        """Have `observer(commit_s, commands)` called after every committed transaction, from
+        the thread that led it: how long the COMMIT took (the durable write: SQLite's fsync
+        with synchronous=FULL, PostgreSQL's WAL flush) and how many commands it carried."""
+        with self._mutex:
+            self._observers = (*self._observers, observer)
 
     def submit(self, commands: Sequence[AnyCommand]) -> list[Result]:
         """Run the commands; one outcome (a receipt or the error) per command, in order."""
@@ -377,10 +386,20 @@ class Writer:
             else:
                 write_batch(repo, batch)
             committing[0] = True
+            started = time.perf_counter()
             uow.commit()
+            commit_s = time.perf_counter() - started
         self.transactions_committed += 1
         self._grants.remember(batch.books)
+        self._tell_observers(commit_s, len(commands))
         return outcomes
+
+    def _tell_observers(self, commit_s: float, commands: int) -> None:
+        for observer in self._observers:
+            try:
+                observer(commit_s, commands)
+            except Exception:  # a metric must never fail a committed write
+                log.exception("a commit observer failed")
 
     def _price_book(self, revision: int) -> PriceBook:
         return self._prices.at_revision(self._engine, revision)
