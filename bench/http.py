@@ -70,6 +70,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
 HERE = Path(__file__).resolve().parent
@@ -211,8 +213,6 @@ class Server:
         return self.process.pid
 
     def wait_ready(self, url: str, timeout_s: float = 60.0) -> None:
-        import httpx  # noqa: PLC0415
-
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -292,6 +292,67 @@ def py_spy() -> str | None:
 # The load generator
 
 
+COMMIT_METRIC = "creditbook_ledger_commit_duration_seconds"
+SLOW_COMMIT_S = 0.05
+
+
+@dataclass(frozen=True)
+class Commits:
+    """The server's ledger commits over one run, from two readings of its /metrics."""
+
+    count: int
+    commands: int
+    slow: int  # commits that took longer than SLOW_COMMIT_S
+    slowest_le_s: float  # the upper bound of the slowest histogram bucket reached
+
+
+def commit_histogram(base: str) -> dict[str, float]:
+    """Cumulative counts of the commit histogram by bound (`le`), and the commands' sum."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == f"{COMMIT_METRIC}_bucket":
+                found[sample.labels["le"]] = sample.value
+            elif sample.name == "creditbook_ledger_batch_commands_sum":
+                found["commands"] = sample.value
+    return found
+
+
+def commits_between(before: dict[str, float], after: dict[str, float]) -> Commits:
+    grew = {le: after[le] - before.get(le, 0.0) for le in after}
+    count = int(grew.get("+Inf", 0))
+    bounds = sorted((float(le), n) for le, n in grew.items() if le not in ("+Inf", "commands"))
+    fast = next((n for le, n in bounds if le >= SLOW_COMMIT_S), count)
+    slowest = next((le for le, n in bounds if n >= count), math.inf)
+    return Commits(count, int(grew.get("commands", 0)), count - int(fast), slowest)
+
+
+def fsync_latency(directory: Path, seconds: float = 2.0) -> str:
+    """The disk's own durable-write latency: 16 KiB written and fdatasync'd in a loop."""
+    path = directory / "fsync.probe"
+    times: list[float] = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            os.write(fd, b"x" * 16384)
+            started = time.perf_counter()
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - started)
+    finally:
+        os.close(fd)
+        path.unlink()
+    times.sort()
+    p50, p99 = times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
+    slow = sum(t > SLOW_COMMIT_S for t in times)
+    return (
+        f"{len(times):,} fdatasyncs of 16 KiB in {seconds:g} s: p50 {p50 * 1e3:.2f} ms, "
+        f"p99 {p99 * 1e3:.2f} ms, max {times[-1] * 1e3:.1f} ms, {slow} over "
+        f"{SLOW_COMMIT_S * 1e3:.0f} ms"
+    )
+
+
 @dataclass
 class Run:
     """One wrk run: counts from the Lua script, CPU of the parties."""
@@ -313,6 +374,7 @@ class Run:
     rest_cpu_s: float = 0.0  # every other process on the machine over the whole run
     profile: dict[str, int] = field(default_factory=dict)  # py-spy samples per layer
     profile_s: float = 0.0  # how long py-spy sampled
+    commits: Commits | None = None  # the server's ledger commits during the run (/metrics)
 
     @property
     def rate(self) -> float:
@@ -478,6 +540,8 @@ def measure(
         profile = None
         if args.profile and seconds == args.seconds:
             profile = Path(tempfile.mkdtemp(prefix="creditbook_bench_http_spy_")) / "spy.raw"
+        measured = seconds == args.seconds and scenario.mode != "bare"
+        before = commit_histogram(url) if measured else {}
         scenario.runs.append(
             run_wrk(
                 wrk,
@@ -493,9 +557,29 @@ def measure(
                 profile=profile,
             )
         )
+        if measured:
+            scenario.runs[-1].commits = commits_between(before, commit_histogram(url))
         if profile is not None:
             shutil.rmtree(profile.parent, ignore_errors=True)
     return scenario.measured
+
+
+def print_commits(scenarios: list[Scenario]) -> None:
+    """Per figure, the ledger's commits as the server's /metrics counted them."""
+    print(f"  ledger commits during each figure (the server's {COMMIT_METRIC}):")
+    for s in scenarios:
+        c = s.measured.commits
+        if c is None:
+            continue
+        if not c.count:
+            print(f"    {s.short:<10} no commits")
+            continue
+        per = c.commands / c.count if c.count else 0.0
+        slowest = "over 2.5 s" if math.isinf(c.slowest_le_s) else f"<= {c.slowest_le_s:g} s"
+        print(
+            f"    {s.short:<10} {c.count:>7,} commits, {per:7.1f} commands each, "
+            f"{c.slow:>4} over {SLOW_COMMIT_S * 1e3:.0f} ms, slowest {slowest}"
+        )
 
 
 # Databases
@@ -742,6 +826,7 @@ def run_target(
     target.create()
     print(f"\n== {target.name}: {target.describe()} ==", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="creditbook_bench_http_"))
+    print(f"  disk at {workdir}: {fsync_latency(workdir)}", flush=True)
     server: Server | None = None
     try:
         upgraded = run_cli("db", "upgrade", "--database-url", target.url)
@@ -782,6 +867,7 @@ def run_target(
                 measure(wrk, base, s, args, server_pid=server.pid, database=target.database)
             print(row(s, bare.measured.rate), flush=True)
         print(LEGEND)
+        print_commits(scenarios[1:])
         if target.database is not None:
             seen = ", ".join(f"{s.short} {s.measured.backends}" for s in scenarios[1:])
             print(
