@@ -19,7 +19,9 @@ writer's transaction, wall and CPU of the thread that leads it:
   watch    alerts and events of the batch
   write    the batch's INSERT / UPDATE statements (`write_batch`)
   commit   COMMIT (with SQLite's synchronous=FULL, the WAL's fsync)
-  rest     the rest of the transaction (connection, bookkeeping)
+  rest     the rest of the transaction (connection, bookkeeping); on PostgreSQL also the wait
+           for the server to run the writes, which go out in one pipeline whose end is
+           outside `write_batch` (so there "write" is building and sending them)
   gap      between two commits: callers queueing, the leader waiting for them
 
 On SQLite it also counts the pages a commit writes (WAL frames), in a second pass with the
