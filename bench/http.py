@@ -574,7 +574,7 @@ def print_commits(scenarios: list[Scenario]) -> None:
         if not c.count:
             print(f"    {s.short:<10} no commits")
             continue
-        per = c.commands / c.count if c.count else 0.0
+        per = c.commands / c.count
         slowest = "over 2.5 s" if math.isinf(c.slowest_le_s) else f"<= {c.slowest_le_s:g} s"
         print(
             f"    {s.short:<10} {c.count:>7,} commits, {per:7.1f} commands each, "

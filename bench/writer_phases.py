@@ -172,19 +172,29 @@ def loads(lib: Any, args: argparse.Namespace) -> list[tuple[str, Callable[[Any],
     ]
 
 
-def wal_frames(lib: Any, run: Callable[[Any], Any], seconds: float) -> float:
-    """Pages written per commit: the WAL's frames after `seconds` of the load, checkpoints off."""
-    connection = lib.services.store.writer._connect()  # a probe of the writer
-    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    connection.execute("PRAGMA wal_autocheckpoint=0")
+def frames_per_commit(execute: Callable[[str], Any], run: Callable[[], int]) -> float:
+    """Pages a commit writes: the WAL's frames after `run()` (which returns its commits) on
+    the connection that `execute` speaks to, with the automatic checkpoint off meanwhile."""
+    execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    execute("PRAGMA wal_autocheckpoint=0")
     try:
+        commits = run()
+        frames = execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+        return float(frames) / max(1, commits)
+    finally:
+        execute("PRAGMA wal_autocheckpoint=1000")
+        execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def wal_frames(lib: Any, run: Callable[[Any], Any], seconds: float) -> float:
+    connection = lib.services.store.writer._connect()  # a probe of the writer
+
+    def commits() -> int:
         before = lib.commits
         run(bench_ledger.Budget(seconds, None))
-        frames = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
-        return float(frames) / max(1, lib.commits - before)
-    finally:
-        connection.execute("PRAGMA wal_autocheckpoint=1000")
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(lib.commits - before)
+
+    return frames_per_commit(connection.execute, commits)
 
 
 def raw_baseline(target: Any, args: argparse.Namespace) -> Row:
@@ -194,11 +204,10 @@ def raw_baseline(target: Any, args: argparse.Namespace) -> Row:
         m = bench_ledger.serial(raw.one_per_commit, bench_ledger.Budget(args.seconds, None))
         row = Row("raw 1/commit", m.rate, m.charges, m.charges, m.seconds, {}, {})
         if raw.sqlite:
-            raw.cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            raw.cur.execute("PRAGMA wal_autocheckpoint=0")
-            m = bench_ledger.serial(raw.one_per_commit, bench_ledger.Budget(1.0, None))
-            raw.cur.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            row.frames = raw.cur.fetchone()[1] / max(1, m.charges)
+            once = bench_ledger.Budget(1.0, None)
+            row.frames = frames_per_commit(
+                raw.cur.execute, lambda: bench_ledger.serial(raw.one_per_commit, once).charges
+            )
         return row
     finally:
         raw.close()
