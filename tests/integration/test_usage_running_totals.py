@@ -24,6 +24,8 @@ from creditbook.storage.tables import usage_buckets
 from tests.conftest import BACKENDS, scratch_pg
 
 HOUR_US = 4 * BUCKET_US
+DAY_US = 24 * HOUR_US
+MINUTE_US = 60_000_000
 Series = dict[tuple[str, str], list[tuple[int, tuple[int, ...], tuple[int, ...]]]]
 
 
@@ -246,3 +248,35 @@ def test_a_report_for_one_api_key_counts_that_keys_series_only(
     assert spend("key_a") == spent["key_a"]
     assert spend("key_b") == spent["key_b"]
     assert spend(None) == sum(spent.values())
+
+
+def test_days_agree_with_the_charges_whether_the_bucket_before_midnight_has_all_some_or_no_series(
+    services: Services, clock: ManualClock, funded: str
+) -> None:
+    """PostgreSQL reads the bucket just before each midnight for all series at once and seeks
+    only for the series missing there: here day 1 ends with every series in that bucket, day 2
+    with one of them, day 3 with none; per key and for the whole account."""
+    midnight = clock.now_us() - clock.now_us() % DAY_US + DAY_US
+    plan = [  # (day, minutes before its end, operation, key)
+        (0, 600, "email_find", "key_a"), (0, 10, "email_find", "key_a"),
+        (0, 5, "phone_find", "key_b"), (0, 1, "email_find", None),
+        (1, 700, "phone_find", "key_b"), (1, 3, "email_find", "key_a"),
+        (2, 900, "email_find", None), (2, 300, "phone_find", "key_b"),
+    ]  # fmt: skip
+    spent: dict[tuple[int, str | None], int] = {}
+    for day, minutes, operation, key in plan:
+        clock.set(midnight + (day + 1) * DAY_US - minutes * MINUTE_US)
+        receipt = services.ledger.charge(
+            account_id=funded, operation=operation, units=1 + day, api_key_id=key
+        )
+        cost = -receipt.transaction.credits_micros
+        spent[day, key] = spent.get((day, key), 0) + cost
+    first = from_us(midnight).date()
+    end = first + timedelta(days=4)
+
+    for key in ("key_a", "key_b", None):
+        report = services.usage.report(account_id=funded, start=first, end=end, api_key_id=key)
+        days = [bucket.total.spend_micros for bucket in report.series]
+        keys = ["key_a", "key_b", None] if key is None else [key]
+        expected = [sum(spent.get((day, k), 0) for k in keys) for day in range(4)]
+        assert days == expected, key

@@ -2,8 +2,11 @@
 totals of its latest bucket that starts before each instant (`usage_buckets`' cum columns).
 
 Two parts in one statement: the account's series, found by skipping through the primary key
-(account, operation, API key, bucket) one series at a time, and one index seek per series and
-instant: a max() seek on SQLite, a LATERAL `ORDER BY ... DESC LIMIT 1` on PostgreSQL."""
+(account, operation, API key, bucket) one series at a time, and the latest bucket of each series
+before each instant. SQLite: one max() seek per series and instant. PostgreSQL, where a seek
+costs more: first the bucket just before each instant for all series at once (one seek per
+instant by `ix_usage_buckets_time`), then a LATERAL `ORDER BY ... DESC LIMIT 1` only for the
+series that had no bucket there."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import json
 
 from sqlalchemy import Connection, text
 
-from creditbook.domain.usage import SeriesTotals
+from creditbook.domain.usage import SeriesTotals, bucket_start_us
 
 TIME_MAX_US = 2**62  # an instant after every bucket ("until now and beyond")
 
@@ -56,15 +59,27 @@ SELECT operation, api_key_id, json_group_array(json(packed)) FROM (
     FROM series CROSS JOIN json_each(:instants) AS b
 ) GROUP BY operation, api_key_id
 """  # noqa: S608
-POSTGRESQL = f"""{SERIES}
+# `near` is, for each instant, the start of the bucket just before it; its rows are read for all
+# series in one index scan, and the LATERAL seek is skipped (a one-time filter) where one matched.
+POSTGRESQL = f"""{SERIES}, b AS (
+    SELECT * FROM unnest(CAST(:instants AS BIGINT[]), CAST(:near AS BIGINT[]))
+        WITH ORDINALITY AS t(at_us, near_us, i)
+), near AS (
+    SELECT u.operation, u.api_key_id, u.bucket_start_us,
+        u.cum_spend_micros, u.cum_units, u.cum_charges
+    FROM usage_buckets u
+    WHERE u.account_id = :account_id AND u.bucket_start_us = ANY(CAST(:near AS BIGINT[]))
+)
 SELECT series.operation, series.api_key_id,
-    array_agg(coalesce(c.cum_spend_micros, 0) ORDER BY b.i),
-    array_agg(coalesce(c.cum_units, 0) ORDER BY b.i),
-    array_agg(coalesce(c.cum_charges, 0) ORDER BY b.i)
-FROM series CROSS JOIN unnest(CAST(:instants AS BIGINT[])) WITH ORDINALITY AS b(at_us, i)
+    array_agg(coalesce(n.cum_spend_micros, c.cum_spend_micros, 0) ORDER BY b.i),
+    array_agg(coalesce(n.cum_units, c.cum_units, 0) ORDER BY b.i),
+    array_agg(coalesce(n.cum_charges, c.cum_charges, 0) ORDER BY b.i)
+FROM series CROSS JOIN b
+LEFT JOIN near n ON n.operation = series.operation AND n.api_key_id = series.api_key_id
+    AND n.bucket_start_us = b.near_us
 LEFT JOIN LATERAL (
     SELECT u.cum_spend_micros, u.cum_units, u.cum_charges FROM usage_buckets u
-    WHERE {SAME_SERIES} AND u.bucket_start_us < b.at_us
+    WHERE n.operation IS NULL AND {SAME_SERIES} AND u.bucket_start_us < b.at_us
     ORDER BY u.bucket_start_us DESC LIMIT 1
 ) AS c ON true
 GROUP BY series.operation, series.api_key_id
@@ -87,10 +102,12 @@ class UsageRepository:
         """For each series of the account (or of one API key): its running spend, units and
         charges at each instant, in order; zeros before the series' first bucket."""
         dialect = self.connection.dialect.name
-        params: dict[str, object] = {
-            "account_id": account_id,
-            "instants": json.dumps(instants) if dialect == "sqlite" else instants,
-        }
+        params: dict[str, object] = {"account_id": account_id}
+        if dialect == "sqlite":
+            params["instants"] = json.dumps(instants)
+        else:
+            params["instants"] = instants
+            params["near"] = [bucket_start_us(at - 1) for at in instants]
         if api_key_id is not None:
             params["api_key_id"] = api_key_id
         rows = self.connection.execute(STATEMENTS[(dialect, api_key_id is not None)], params)
