@@ -213,6 +213,37 @@ def test_text_with_quotes_commas_braces_and_backslashes_is_stored_exactly(
         assert stored.note is None and stored.reverses_id is None
 
 
+def test_awkward_text_and_missing_values_in_one_batch_are_stored_exactly(
+    services: Services,
+) -> None:
+    """Eight charges in one call: on PostgreSQL one array per column, sent in binary, with
+    NULLs, empty strings, quotes, braces, backslashes and non-ASCII text among the values."""
+    account = services.accounts.create(email="arrays@example.com")
+    services.ledger.grant(account_id=account.id, amount_micros=10_000_000)
+    texts = ['a,"b"{c}\\d\'e;NULL', "", "NULL", "é ü ✓", "{}", '"', "\\", "x y"]
+    keys = ['a,"b"{c}\\d\'e', "NULL", "{}", '"', "\\", "{a,b}", "'", ","]  # printable ASCII
+    commands = [
+        charge_command(
+            account_id=account.id,
+            operation="search_database",
+            units=1 + n,
+            idempotency_key=None if n % 3 == 0 else f"k{n}{keys[n]}",
+            request_id=None if n % 2 else keys[n],
+            details=None if n == 5 else {"text": text, "n": n},
+        )
+        for n, text in enumerate(texts)
+    ]
+    outcomes = services.ledger.charge_many(commands)
+    for n, (command, outcome) in enumerate(zip(commands, outcomes, strict=True)):
+        assert isinstance(outcome, Receipt)
+        stored = services.history.get(account_id=account.id, transaction_id=outcome.transaction.id)
+        assert stored.units == 1 + n
+        assert stored.idempotency_key == command.idempotency_key
+        assert stored.request_id == (None if n % 2 else keys[n])
+        assert stored.details == (None if n == 5 else {"text": texts[n], "n": n})
+    assert services.verifier.verify(account_id=account.id).ok
+
+
 def test_batches_of_every_kind_of_command_keep_every_invariant(services: Services) -> None:
     """Several rows per table in each write (PostgreSQL's array path from four rows on):
     grants, reservations, settlements and cancellations, charges, refunds and adjustments."""

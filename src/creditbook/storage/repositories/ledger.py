@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -289,6 +290,15 @@ _WRITES: dict[str, Callable[[int, bool], tuple[Any, tuple[str, ...]]]] = {
 }
 
 
+def _binary_placeholders(text: str, count: int) -> str:
+    """psycopg's `%b` for every `%s` (a literal `%` is `%%`): the arrays go out in binary.
+    psycopg builds a text array in Python, scanning every element for characters to quote
+    (~0.8 ms per 1,000 strings); the binary form is a length and the bytes (~0.1 ms)."""
+    binary = re.sub(r"%%|%s", lambda m: "%b" if m.group() == "%s" else "%%", text)
+    assert binary.count("%b") == count, "one placeholder per array"
+    return binary
+
+
 @functools.lru_cache(maxsize=512)
 def compiled_write(dialect_name: str, kind: str, size: int) -> Sql:
     """A write of `size` rows, compiled once per process (a pure function of its arguments)."""
@@ -298,6 +308,8 @@ def compiled_write(dialect_name: str, kind: str, size: int) -> Sql:
     sql = Sql(construct, positional_dialect(dialect_name))
     sql.check(*(names if size == COLUMNAR else _row_params(names, size)))
     assert size == 1 or sql.positions is None, "multi-row parameters must bind in order"
+    if size == COLUMNAR:
+        sql.text = _binary_placeholders(sql.text, len(names))
     return sql
 
 
