@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, text, update
 
 from creditbook.bootstrap import Services
-from creditbook.clock import ManualClock, from_us
+from creditbook.clock import US_PER_DAY, US_PER_S, ManualClock, from_us
 from creditbook.domain.usage import BUCKET_US
 from creditbook.storage.engine import create_engine
 from creditbook.storage.migrate import downgrade, upgrade
@@ -24,8 +24,7 @@ from creditbook.storage.tables import usage_buckets
 from tests.conftest import BACKENDS, scratch_pg
 
 HOUR_US = 4 * BUCKET_US
-DAY_US = 24 * HOUR_US
-MINUTE_US = 60_000_000
+MINUTE_US = 60 * US_PER_S
 Series = dict[tuple[str, str], list[tuple[int, tuple[int, ...], tuple[int, ...]]]]
 
 
@@ -256,7 +255,7 @@ def test_days_agree_with_the_charges_whether_the_bucket_before_midnight_has_all_
     """PostgreSQL reads the bucket just before each midnight for all series at once and seeks
     only for the series missing there: here day 1 ends with every series in that bucket, day 2
     with one of them, day 3 with none; per key and for the whole account."""
-    midnight = clock.now_us() - clock.now_us() % DAY_US + DAY_US
+    midnight = clock.now_us() - clock.now_us() % US_PER_DAY + US_PER_DAY
     plan = [  # (day, minutes before its end, operation, key)
         (0, 600, "email_find", "key_a"), (0, 10, "email_find", "key_a"),
         (0, 5, "phone_find", "key_b"), (0, 1, "email_find", None),
@@ -265,7 +264,7 @@ def test_days_agree_with_the_charges_whether_the_bucket_before_midnight_has_all_
     ]  # fmt: skip
     spent: dict[tuple[int, str | None], int] = {}
     for day, minutes, operation, key in plan:
-        clock.set(midnight + (day + 1) * DAY_US - minutes * MINUTE_US)
+        clock.set(midnight + (day + 1) * US_PER_DAY - minutes * MINUTE_US)
         receipt = services.ledger.charge(
             account_id=funded, operation=operation, units=1 + day, api_key_id=key
         )
